@@ -1,0 +1,3 @@
+"""Neural Hive-Mind services."""
+
+__version__ = "0.1.0"
