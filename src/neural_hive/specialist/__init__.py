@@ -1,0 +1,1 @@
+"""The neural specialists: five explainable plan evaluators behind one gRPC service."""
