@@ -196,12 +196,12 @@ class SpecialistServer:
 
 
 async def run(settings: SpecialistSettings) -> None:
-    server = SpecialistServer(settings)
-    await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    server = SpecialistServer(settings)
+    await server.start()
     await stop.wait()
     log.info("specialist stopping")
     await server.stop()

@@ -1,0 +1,41 @@
+"""aiokafka helpers shared by the gateway and the consensus engine."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+
+def make_producer(bootstrap: str, *, idempotence: bool, client_id: str) -> AIOKafkaProducer:
+    """acks=all always; idempotence on for real Kafka, off for brokers without it (Tansu)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=idempotence,
+        linger_ms=0,
+        request_timeout_ms=5000,
+    )
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+    """Create missing topics (a cluster with auto-creation off needs them up front)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="neural-hive-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(t, partitions, 1) for t in topics if t not in existing]
+        if missing:
+            # Another replica may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+            log.info("created topics", extra={"fields": {"topics": [t.name for t in missing]}})
+    finally:
+        await admin.close()

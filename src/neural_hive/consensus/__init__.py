@@ -1,0 +1,1 @@
+"""The consensus engine: intents in, five specialist opinions, one decision out."""

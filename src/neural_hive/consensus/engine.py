@@ -1,0 +1,343 @@
+"""The consensus engine: consume intents, gather opinions, decide, publish and record.
+
+Delivery is at least once: offsets are committed only after every record of a batch has
+its decision published (or its dead letter written). Records of a batch are processed
+concurrently; if the broker refuses a publish, the batch is rewound and retried, so a
+decision is never silently dropped. Decision and plan ids derive from the intent id, so a
+redelivered intent yields the same ids and consumers can discard the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from google.protobuf.json_format import MessageToDict
+from pydantic import ValidationError
+
+from neural_hive.common.contracts import IntentEnvelope, dlq_topic, intent_key
+from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
+from neural_hive.common.kafka import ensure_topics, make_producer
+from neural_hive.consensus.aggregator import Outcome, Policy, Vote, aggregate
+from neural_hive.consensus.fanout import Answer, SpecialistPool
+from neural_hive.consensus.metrics import ConsensusMetrics
+from neural_hive.consensus.planner import PLAN_NAMESPACE, build_plan
+from neural_hive.consensus.settings import ConsensusSettings
+from neural_hive.specialist.evaluator import Recommendation
+
+log = logging.getLogger(__name__)
+DECISION_SCHEMA_VERSION = 1
+RETRY_BACKOFF_S = 1.0
+
+
+class BadRecord(ValueError):
+    """A record that can never be processed; it goes to the dead-letter topic."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_envelope(value: bytes | None) -> IntentEnvelope:
+    if not value:
+        raise BadRecord("empty_record", "the record has no value")
+    try:
+        doc = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRecord("invalid_json", str(exc)) from None
+    try:
+        return IntentEnvelope.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "envelope"
+        raise BadRecord("invalid_envelope", f"{field}: {err['msg']}") from None
+
+
+class ConsensusEngine:
+    def __init__(self, settings: ConsensusSettings) -> None:
+        self.settings = s = settings
+        self.metrics = ConsensusMetrics()
+        self.policy = Policy(
+            quorum=s.quorum,
+            total=len(s.specialists),
+            weights=s.weights,
+            min_confidence=s.min_confidence,
+            critical_risk=s.critical_risk,
+            confident_reject=s.confident_reject,
+            max_divergence=s.max_divergence,
+        )
+        self.pool = SpecialistPool(s.specialists, s.evaluation_timeout_ms / 1000)
+        self.redis = aioredis.from_url(
+            s.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        self.producer = make_producer(
+            s.kafka_bootstrap_servers, idempotence=s.kafka_idempotence, client_id="consensus-engine"
+        )
+        self.consumer = AIOKafkaConsumer(
+            *s.intent_topics,
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=s.consumer_group,
+            client_id="consensus-engine",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+        )
+        app = build_app("consensus-engine", self.readiness, self.metrics.registry)
+        self.http = HttpServer(app, s.host, s.http_port)
+        self._consuming = False
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.http.start()
+        if s.kafka_create_topics:
+            dlqs = [dlq_topic(t) for t in s.intent_topics]
+            await ensure_topics(
+                s.kafka_bootstrap_servers,
+                [*s.intent_topics, *dlqs, s.decision_topic],
+                s.kafka_topic_partitions,
+            )
+        await self.producer.start()
+        await self.consumer.start()
+        self._consuming = True
+        log.info(
+            "consensus engine consuming",
+            extra={
+                "fields": {
+                    "topics": s.intent_topics,
+                    "group": s.consumer_group,
+                    "specialists": sorted(s.specialists),
+                }
+            },
+        )
+
+    async def stop(self) -> None:
+        self._consuming = False
+        await self.consumer.stop()
+        await self.producer.stop()
+        await self.pool.close()
+        await self.redis.aclose()
+        await self.http.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batch = await self.consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
+            if not batch:
+                continue
+            try:
+                await asyncio.gather(*(self.handle(r) for recs in batch.values() for r in recs))
+            except KafkaError as exc:
+                log.warning(
+                    "publish failed, batch will be retried", extra={"fields": {"error": repr(exc)}}
+                )
+                for tp, recs in batch.items():
+                    self.consumer.seek(tp, recs[0].offset)
+                await asyncio.sleep(RETRY_BACKOFF_S)
+                continue
+            await self.consumer.commit()
+
+    async def readiness(self) -> Readiness:
+        r = Readiness()
+        r.set(
+            "kafka",
+            "ok" if self._consuming and self.consumer.assignment() else "down",
+            f"group {self.settings.consumer_group}",
+            required=True,
+        )
+        try:
+            await self.redis.ping()
+            r.set("redis", "ok", "", required=True)
+        except (aioredis.RedisError, OSError) as exc:
+            r.set("redis", "down", str(exc), required=True)
+        serving = await self.pool.serving()
+        up = sorted(k for k, ok in serving.items() if ok)
+        state: CheckState = (
+            "ok"
+            if len(up) == self.pool.size
+            else ("degraded" if len(up) >= self.policy.quorum else "down")
+        )
+        # Specialists inform readiness but never gate it: without quorum the engine still
+        # answers, routing every intent to human review.
+        r.set(
+            "specialists",
+            state,
+            f"{len(up)}/{self.pool.size} serving: {', '.join(up)}",
+            required=False,
+        )
+        return r
+
+    # ---- one record ----------------------------------------------------------------------
+
+    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        self.metrics.consumed.labels(topic=record.topic).inc()
+        start = time.perf_counter()
+        try:
+            env = parse_envelope(record.value)
+        except BadRecord as exc:
+            await self.dead_letter(record, exc)
+            return
+        decision = await self.decide(env)
+        decision["intent_to_decision_ms"] = max(0, int(time.time() * 1000) - record.timestamp)
+        body = json.dumps(decision, separators=(",", ":")).encode()
+        await self.producer.send_and_wait(
+            self.settings.decision_topic,
+            body,
+            key=env.id.encode(),
+            headers=[
+                ("intent-id", env.id.encode()),
+                ("correlation-id", env.correlation_id.encode()),
+            ],
+        )
+        await self.record_decision(env.id, body)
+        self.metrics.decision_seconds.observe(time.perf_counter() - start)
+
+    async def decide(self, env: IntentEnvelope) -> dict[str, Any]:
+        start = time.perf_counter()
+        plan = build_plan(env)
+        answers = await self.pool.evaluate(plan, trace_id=env.correlation_id)
+        self.metrics.fanout_seconds.observe(time.perf_counter() - start)
+        votes = []
+        for a in answers:
+            if a.response is None:
+                self.metrics.specialist_failures.labels(
+                    specialist_type=a.specialist_type, code=a.error_code or "UNKNOWN"
+                ).inc()
+            else:
+                o = a.response.opinion
+                votes.append(
+                    Vote(
+                        a.specialist_type,
+                        Recommendation(o.recommendation),
+                        o.confidence_score,
+                        o.risk_score,
+                    )
+                )
+        outcome = aggregate(votes, self.policy)
+        self.metrics.decisions.labels(decision=outcome.decision.value).inc()
+        for g in outcome.guardrails:
+            self.metrics.guardrails.labels(guardrail=g).inc()
+        return self._document(
+            env,
+            plan.model_dump(mode="json"),
+            answers,
+            outcome,
+            (time.perf_counter() - start) * 1000,
+        )
+
+    def _document(
+        self,
+        env: IntentEnvelope,
+        plan: dict[str, Any],
+        answers: list[Answer],
+        out: Outcome,
+        elapsed_ms: float,
+    ) -> dict[str, Any]:
+        opinions = [
+            {
+                "specialist_type": a.specialist_type,
+                "opinion_id": a.response.opinion_id,
+                "specialist_version": a.response.specialist_version,
+                "processing_time_ms": a.response.processing_time_ms,
+                **MessageToDict(a.response.opinion, preserving_proto_field_name=True),
+            }
+            for a in answers
+            if a.response is not None
+        ]
+        missing = [
+            {
+                "specialist_type": a.specialist_type,
+                "code": a.error_code,
+                "reason": a.error,
+                "latency_ms": round(a.latency_ms, 1),
+            }
+            for a in answers
+            if a.response is None
+        ]
+        return {
+            "schema_version": DECISION_SCHEMA_VERSION,
+            "decision_id": str(uuid.uuid5(PLAN_NAMESPACE, f"decision:{env.id}")),
+            "plan_id": plan["plan_id"],
+            "intent_id": env.id,
+            "correlation_id": env.correlation_id,
+            "domain": env.intent.domain.value,
+            "decision": out.decision.value,
+            "consensus_method": "weighted_plurality_with_guardrails",
+            "aggregated_confidence": out.aggregated_confidence,
+            "aggregated_risk": out.aggregated_risk,
+            "votes": out.votes,
+            "divergence": out.divergence,
+            "confidence_stdev": out.confidence_stdev,
+            "quorum": {
+                "required": self.policy.quorum,
+                "received": len(opinions),
+                "total": self.policy.total,
+                "met": out.quorum_met,
+            },
+            "guardrails_triggered": list(out.guardrails),
+            "reasons": list(out.reasons),
+            "opinions": opinions,
+            "missing_specialists": missing,
+            "plan": plan,
+            "decided_at": datetime.now(UTC).isoformat(),
+            "processing_time_ms": round(elapsed_ms, 2),
+        }
+
+    async def record_decision(self, intent_id: str, body: bytes) -> None:
+        key = intent_key(intent_id)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, "decision", body)
+                pipe.expire(key, self.settings.decision_ttl_s)
+                await pipe.execute()
+        except (aioredis.RedisError, OSError) as exc:
+            # The decision is already on plans.consensus; Redis is its read cache.
+            self.metrics.redis_failures.inc()
+            log.warning(
+                "decision not cached in redis",
+                extra={"fields": {"intent_id": intent_id, "error": repr(exc)}},
+            )
+
+    async def dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: BadRecord) -> None:
+        self.metrics.dead_letters.labels(reason=exc.reason).inc()
+        raw = record.value or b""
+        letter = {
+            "reason": exc.reason,
+            "error": exc.detail,
+            "source": {
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "timestamp": record.timestamp,
+            },
+            "payload": raw.decode("utf-8", errors="replace")[:65536],
+        }
+        await self.producer.send_and_wait(
+            dlq_topic(record.topic),
+            json.dumps(letter).encode(),
+            key=record.key,
+            headers=[("dlq-reason", exc.reason.encode())],
+        )
+        log.warning(
+            "record sent to dead-letter topic",
+            extra={
+                "fields": {
+                    "topic": record.topic,
+                    "offset": record.offset,
+                    "reason": exc.reason,
+                    "error": exc.detail,
+                }
+            },
+        )
+
+
+__all__ = ["BadRecord", "ConsensusEngine", "TopicPartition", "parse_envelope"]

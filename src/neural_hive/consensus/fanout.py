@@ -1,0 +1,89 @@
+"""Ask every specialist for its opinion in parallel, each call bounded by one deadline.
+
+A specialist that is down, slow or refuses the plan costs its own vote and nothing else:
+its failure is returned beside the opinions that did arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from neural_hive.common.plan import CognitivePlan
+from neural_hive.proto import specialist_pb2 as pb
+from neural_hive.proto import specialist_pb2_grpc as pb_grpc
+
+SERVICE = "neural_hive.specialist.SpecialistService"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    specialist_type: str
+    response: pb.EvaluatePlanResponse | None
+    error_code: str | None = None
+    error: str | None = None
+    latency_ms: float = 0.0
+
+
+class SpecialistPool:
+    def __init__(self, addresses: dict[str, str], timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._channels = {k: grpc.aio.insecure_channel(a) for k, a in addresses.items()}
+        self._stubs = {
+            k: pb_grpc.SpecialistServiceStub(ch)  # type: ignore[no-untyped-call]
+            for k, ch in self._channels.items()
+        }
+        self._health = {k: health_pb2_grpc.HealthStub(ch) for k, ch in self._channels.items()}
+
+    @property
+    def size(self) -> int:
+        return len(self._stubs)
+
+    async def evaluate(self, plan: CognitivePlan, trace_id: str = "") -> list[Answer]:
+        request = pb.EvaluatePlanRequest(
+            plan_id=plan.plan_id,
+            intent_id=plan.intent_id,
+            correlation_id=plan.correlation_id or "",
+            trace_id=trace_id,
+            cognitive_plan=plan.to_json_bytes(),
+            plan_version=plan.version,
+            timeout_ms=int(self.timeout_s * 1000),
+        )
+        return list(await asyncio.gather(*(self._ask(k, request) for k in self._stubs)))
+
+    async def _ask(self, kind: str, request: pb.EvaluatePlanRequest) -> Answer:
+        start = time.perf_counter()
+        try:
+            resp = await self._stubs[kind].EvaluatePlan(request, timeout=self.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            return Answer(
+                kind,
+                None,
+                exc.code().name,
+                exc.details() or "",
+                (time.perf_counter() - start) * 1000,
+            )
+        return Answer(kind, resp, latency_ms=(time.perf_counter() - start) * 1000)
+
+    async def serving(self, timeout_s: float = 0.5) -> dict[str, bool]:
+        """grpc.health.v1 Check of every specialist, in parallel."""
+
+        async def check(kind: str) -> bool:
+            try:
+                r = await self._health[kind].Check(
+                    health_pb2.HealthCheckRequest(service=SERVICE), timeout=timeout_s
+                )
+            except grpc.aio.AioRpcError:
+                return False
+            return bool(r.status == health_pb2.HealthCheckResponse.SERVING)
+
+        kinds = list(self._health)
+        states = await asyncio.gather(*(check(k) for k in kinds))
+        return dict(zip(kinds, states, strict=True))
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ch.close(None) for ch in self._channels.values()))

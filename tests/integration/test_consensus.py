@@ -1,0 +1,310 @@
+"""The consensus engine against real Redis, the Tansu broker and five specialist processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from aiokafka import AIOKafkaProducer
+from conftest import BIN, Service, free_port, stop_process
+
+from neural_hive.common.contracts import intent_key, intent_topic
+from neural_hive.consensus.engine import ConsensusEngine
+from neural_hive.consensus.settings import ConsensusSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
+GROUP = "consensus-tests"
+
+
+def envelope(
+    domain: str = "TECHNICAL", text: str = "Add retries to the payment client", **kw: Any
+) -> dict[str, Any]:
+    iid = str(uuid.uuid4())
+    return {
+        "schema_version": 1,
+        "id": iid,
+        "correlation_id": f"corr-{iid[:8]}",
+        "actor": {"id": "tester"},
+        "confidence": 0.92,
+        "intent": {
+            "text": text,
+            "domain": domain,
+            "classification": "feature",
+            "language": "en",
+            "entities": [],
+            "keywords": ["retries"],
+        },
+        "context": {},
+        "constraints": {"priority": "normal"},
+        **kw,
+    }
+
+
+def settings(
+    bootstrap: str, redis_url: str, specialists: dict[str, Service], **kw: Any
+) -> ConsensusSettings:
+    return ConsensusSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_idempotence=False,
+        consumer_group=GROUP,
+        redis_url=redis_url,
+        http_port=free_port(),
+        host="127.0.0.1",
+        specialists={k: s.address for k, s in specialists.items()},
+        **kw,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(cfg: ConsensusSettings) -> AsyncIterator[ConsensusEngine]:
+    engine = ConsensusEngine(cfg)
+    await engine.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(engine.run(stop))
+    try:
+        yield engine
+    finally:
+        stop.set()
+        await task
+        await engine.stop()
+
+
+@contextlib.asynccontextmanager
+async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+async def publish(p: AIOKafkaProducer, env: dict[str, Any] | bytes, topic: str = "") -> None:
+    if isinstance(env, bytes):
+        await p.send_and_wait(topic, env)
+    else:
+        await p.send_and_wait(
+            topic or intent_topic(env["intent"]["domain"]),
+            json.dumps(env).encode(),
+            key=env["id"].encode(),
+        )
+
+
+async def get(engine: ConsensusEngine, path: str) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.get(f"http://127.0.0.1:{engine.settings.http_port}{path}")
+
+
+async def decision(redis_url: str, intent_id: str, timeout: float = 20) -> dict[str, Any]:
+    r = aioredis.from_url(redis_url)
+    try:
+        for _ in range(int(timeout / 0.05)):
+            raw = await r.hget(intent_key(intent_id), "decision")
+            if raw:
+                ttl = await r.ttl(intent_key(intent_id))
+                assert 0 < ttl <= 86_400
+                return dict(json.loads(raw))
+            await asyncio.sleep(0.05)
+    finally:
+        await r.aclose()
+    raise TimeoutError(f"no decision for {intent_id}")
+
+
+async def test_five_specialists_give_a_five_opinion_decision(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+    consume_topic: Callable[..., Any],
+) -> None:
+    async with running(settings(bootstrap, redis_url, specialists)), producer(bootstrap) as p:
+        envs = [envelope(d) for d in ("BUSINESS", "TECHNICAL", "INFRASTRUCTURE", "SECURITY")]
+        for env in envs:
+            await publish(p, env)
+        for env in envs:
+            d = await decision(redis_url, env["id"])
+            assert d["intent_id"] == env["id"]
+            assert d["correlation_id"] == env["correlation_id"]
+            assert d["domain"] == env["intent"]["domain"]
+            assert d["quorum"] == {"required": 3, "received": 5, "total": 5, "met": True}
+            assert sorted(o["specialist_type"] for o in d["opinions"]) == sorted(specialists)
+            assert d["missing_specialists"] == []
+            assert d["decision"] in ("approve", "reject", "review_required", "conditional")
+            assert sum(d["votes"].values()) == 5
+            assert all(o["reasoning_factors"] for o in d["opinions"])
+            assert d["plan"]["original_domain"] == env["intent"]["domain"]
+        published = await consume_topic(
+            bootstrap, "plans.consensus", lambda doc: doc["intent_id"] == envs[0]["id"]
+        )
+        assert (
+            published["value"]["decision_id"]
+            == (await decision(redis_url, envs[0]["id"]))["decision_id"]
+        )
+        assert published["headers"]["intent-id"] == envs[0]["id"].encode()
+
+
+async def test_two_specialists_down_still_decides_with_three(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+) -> None:
+    specialists["behavior"].kill()
+    specialists["evolution"].kill()
+    async with (
+        running(settings(bootstrap, redis_url, specialists)) as engine,
+        producer(bootstrap) as p,
+    ):
+        env = envelope()
+        await publish(p, env)
+        d = await decision(redis_url, env["id"])
+        assert d["quorum"]["received"] == 3
+        assert d["quorum"]["met"] is True
+        assert {m["specialist_type"] for m in d["missing_specialists"]} == {"behavior", "evolution"}
+        assert {m["code"] for m in d["missing_specialists"]} == {"UNAVAILABLE"}
+        assert "quorum" not in d["guardrails_triggered"]
+        ready = (await get(engine, "/ready")).json()
+        assert ready["status"] == "ready"
+        assert ready["checks"]["specialists"]["state"] == "degraded"
+
+
+async def test_three_specialists_down_goes_to_review_with_the_reason(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+) -> None:
+    for kind in ("business", "technical", "architecture"):
+        specialists[kind].kill()
+    async with running(settings(bootstrap, redis_url, specialists)), producer(bootstrap) as p:
+        env = envelope()
+        await publish(p, env)
+        d = await decision(redis_url, env["id"])
+        assert d["decision"] == "review_required"
+        assert d["quorum"] == {"required": 3, "received": 2, "total": 5, "met": False}
+        assert "quorum not met: 2 of 5" in d["reasons"][0]
+
+
+async def test_a_hung_specialist_costs_its_vote_not_the_decision(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+) -> None:
+    hung = specialists["technical"].proc
+    hung.send_signal(signal.SIGSTOP)
+    try:
+        cfg = settings(bootstrap, redis_url, specialists, evaluation_timeout_ms=300)
+        async with running(cfg), producer(bootstrap) as p:
+            env = envelope()
+            await publish(p, env)
+            d = await decision(redis_url, env["id"])
+    finally:
+        hung.send_signal(signal.SIGCONT)
+    assert d["quorum"]["received"] == 4
+    assert d["missing_specialists"][0]["specialist_type"] == "technical"
+    assert d["missing_specialists"][0]["code"] == "DEADLINE_EXCEEDED"
+    assert d["processing_time_ms"] < 2000
+
+
+async def test_malformed_records_go_to_the_dead_letter_topic_and_consumption_goes_on(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+    consume_topic: Callable[..., Any],
+) -> None:
+    marker = uuid.uuid4().hex
+    missing_text = envelope("SECURITY")
+    del missing_text["intent"]["text"]
+    missing_text["marker"] = marker
+    async with running(settings(bootstrap, redis_url, specialists)), producer(bootstrap) as p:
+        await publish(p, f"not json {marker}".encode(), "intentions.business")
+        await publish(p, missing_text)
+        good = envelope("BUSINESS")
+        await publish(p, good)
+        assert (await decision(redis_url, good["id"]))["quorum"]["received"] == 5
+    letter = await consume_topic(
+        bootstrap, "dlq.intentions.business", lambda doc: marker in doc["payload"]
+    )
+    assert letter["value"]["reason"] == "invalid_json"
+    assert letter["value"]["source"]["topic"] == "intentions.business"
+    assert letter["headers"]["dlq-reason"] == b"invalid_json"
+    letter = await consume_topic(
+        bootstrap, "dlq.intentions.security", lambda doc: marker in doc["payload"]
+    )
+    assert letter["value"]["reason"] == "invalid_envelope"
+    assert "intent.text" in letter["value"]["error"]
+
+
+async def test_redis_down_still_publishes_the_decision(
+    bootstrap: str,
+    specialists: dict[str, Service],
+    consume_topic: Callable[..., Any],
+) -> None:
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    async with (
+        running(settings(bootstrap, dead_redis, specialists)) as engine,
+        producer(bootstrap) as p,
+    ):
+        env = envelope()
+        await publish(p, env)
+        got = await consume_topic(
+            bootstrap, "plans.consensus", lambda doc: doc["intent_id"] == env["id"]
+        )
+        assert got["value"]["quorum"]["received"] == 5
+        ready = await get(engine, "/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["redis"]["state"] == "down"
+        metrics = (await get(engine, "/metrics")).text
+        assert "neural_hive_consensus_redis_failures_total 1.0" in metrics
+
+
+async def test_the_console_script_runs_the_engine(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+) -> None:
+    http_port = free_port()
+    env = {
+        **os.environ,
+        "NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "NEURAL_HIVE_KAFKA_IDEMPOTENCE": "false",
+        "NEURAL_HIVE_REDIS_URL": redis_url,
+        "NEURAL_HIVE_CONSUMER_GROUP": GROUP,
+        "NEURAL_HIVE_HOST": "127.0.0.1",
+        "NEURAL_HIVE_SPECIALISTS": json.dumps({k: s.address for k, s in specialists.items()}),
+    }
+    proc = subprocess.Popen(
+        [str(BIN / "neural-hive-consensus"), "--http-port", str(http_port)], env=env
+    )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{http_port}/ready").status_code == 200:
+                    break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("neural-hive-consensus never became ready")
+        async with producer(bootstrap) as p:
+            intent = envelope("INFRASTRUCTURE", "Scale the checkout deployment to 6 replicas")
+            await publish(p, intent)
+            d = await decision(redis_url, intent["id"])
+        assert d["quorum"]["received"] == 5
+    finally:
+        stop_process(proc)
+    assert proc.returncode == 0
+    bad = subprocess.run(
+        [str(BIN / "neural-hive-consensus"), "--quorum", "6"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+    )
+    assert bad.returncode == 2
+    assert "quorum 6 exceeds the 5 configured specialists" in bad.stderr
