@@ -16,11 +16,11 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
-from conftest import BIN, Service, free_port, stop_process
 
 from neural_hive.common.contracts import intent_key, intent_topic
 from neural_hive.consensus.engine import ConsensusEngine
 from neural_hive.consensus.settings import ConsensusSettings
+from neural_hive.devstack import BIN, Service, free_port, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
 GROUP = "consensus-tests"

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 import grpc
 import httpx
 import pytest
-from conftest import BIN, Service, free_port, port_open, stop_process, wait_for
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from plan_docs import as_bytes, plan_doc, task
 
+from neural_hive.devstack import BIN, Service, free_port, port_open, stop_process, wait_for
 from neural_hive.proto import specialist_pb2 as pb
 from neural_hive.proto import specialist_pb2_grpc as pb_grpc
 
