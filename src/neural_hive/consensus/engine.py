@@ -10,6 +10,7 @@ redelivered intent yields the same ids and consumers can discard the repeat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from google.protobuf.json_format import MessageToDict
 from pydantic import ValidationError
@@ -35,7 +36,8 @@ from neural_hive.specialist.evaluator import Recommendation
 
 log = logging.getLogger(__name__)
 DECISION_SCHEMA_VERSION = 1
-RETRY_BACKOFF_S = 1.0
+KAFKA_RETRY_MIN_S = 0.5
+KAFKA_RETRY_MAX_S = 10.0
 
 
 class BadRecord(ValueError):
@@ -79,10 +81,57 @@ class ConsensusEngine:
         self.redis = aioredis.from_url(
             s.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
         )
-        self.producer = make_producer(
+        self.producer: AIOKafkaProducer | None = None
+        self.consumer: AIOKafkaConsumer | None = None
+        self.kafka_state = "not connected yet"
+        app = build_app("consensus-engine", self.readiness, self.metrics.registry)
+        self.http = HttpServer(app, s.host, s.http_port)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Serve HTTP at once, then connect to Kafka, retrying until it answers or `stop`.
+
+        Until Kafka answers, /health is alive and /ready says why it is not ready, so an
+        orchestrator waits instead of restarting the engine in a loop.
+        """
+        await self.http.start()
+        stop = stop or asyncio.Event()
+        delay = KAFKA_RETRY_MIN_S
+        while not stop.is_set():
+            try:
+                await self._connect_kafka()
+                return True
+            except KafkaError as exc:
+                self.kafka_state = f"unreachable: {exc}"
+                log.warning(
+                    "kafka unreachable, retrying",
+                    extra={
+                        "fields": {
+                            "bootstrap": self.settings.kafka_bootstrap_servers,
+                            "error": str(exc),
+                            "retry_in_s": delay,
+                        }
+                    },
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, KAFKA_RETRY_MAX_S)
+        return False
+
+    async def _connect_kafka(self) -> None:
+        s = self.settings
+        if s.kafka_create_topics:
+            dlqs = [dlq_topic(t) for t in s.intent_topics]
+            await ensure_topics(
+                s.kafka_bootstrap_servers,
+                [*s.intent_topics, *dlqs, s.decision_topic],
+                s.kafka_topic_partitions,
+            )
+        producer = make_producer(
             s.kafka_bootstrap_servers, idempotence=s.kafka_idempotence, client_id="consensus-engine"
         )
-        self.consumer = AIOKafkaConsumer(
+        consumer = AIOKafkaConsumer(
             *s.intent_topics,
             bootstrap_servers=s.kafka_bootstrap_servers,
             group_id=s.consumer_group,
@@ -91,25 +140,15 @@ class ConsensusEngine:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=s.fetch_max_wait_ms,
         )
-        app = build_app("consensus-engine", self.readiness, self.metrics.registry)
-        self.http = HttpServer(app, s.host, s.http_port)
-        self._consuming = False
-
-    # ---- lifecycle ---------------------------------------------------------------------
-
-    async def start(self) -> None:
-        s = self.settings
-        await self.http.start()
-        if s.kafka_create_topics:
-            dlqs = [dlq_topic(t) for t in s.intent_topics]
-            await ensure_topics(
-                s.kafka_bootstrap_servers,
-                [*s.intent_topics, *dlqs, s.decision_topic],
-                s.kafka_topic_partitions,
-            )
-        await self.producer.start()
-        await self.consumer.start()
-        self._consuming = True
+        try:
+            await producer.start()
+            await consumer.start()
+        except KafkaError:
+            await consumer.stop()
+            await producer.stop()
+            raise
+        self.producer, self.consumer = producer, consumer
+        self.kafka_state = f"consuming as group {s.consumer_group}"
         log.info(
             "consensus engine consuming",
             extra={
@@ -122,36 +161,41 @@ class ConsensusEngine:
         )
 
     async def stop(self) -> None:
-        self._consuming = False
-        await self.consumer.stop()
-        await self.producer.stop()
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
         await self.pool.close()
         await self.redis.aclose()
         await self.http.stop()
 
     async def run(self, stop: asyncio.Event) -> None:
+        consumer = self.consumer
+        if consumer is None:
+            raise RuntimeError("run() before start() connected to Kafka")
         while not stop.is_set():
-            batch = await self.consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
+            batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
             if not batch:
                 continue
             try:
                 await asyncio.gather(*(self.handle(r) for recs in batch.values() for r in recs))
+                await consumer.commit()
             except KafkaError as exc:
+                # Not committed: rewind so the batch is processed again (at least once).
                 log.warning(
-                    "publish failed, batch will be retried", extra={"fields": {"error": repr(exc)}}
+                    "batch not completed, retrying it", extra={"fields": {"error": repr(exc)}}
                 )
                 for tp, recs in batch.items():
-                    self.consumer.seek(tp, recs[0].offset)
-                await asyncio.sleep(RETRY_BACKOFF_S)
-                continue
-            await self.consumer.commit()
+                    with contextlib.suppress(KafkaError, AssertionError):
+                        consumer.seek(tp, recs[0].offset)
+                await asyncio.sleep(KAFKA_RETRY_MIN_S)
 
     async def readiness(self) -> Readiness:
         r = Readiness()
         r.set(
             "kafka",
-            "ok" if self._consuming and self.consumer.assignment() else "down",
-            f"group {self.settings.consumer_group}",
+            "ok" if self.consumer is not None and self.consumer.assignment() else "down",
+            self.kafka_state,
             required=True,
         )
         try:
@@ -178,6 +222,12 @@ class ConsensusEngine:
 
     # ---- one record ----------------------------------------------------------------------
 
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self.producer is None:
+            raise RuntimeError("the engine is not connected to Kafka")
+        return self.producer
+
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         self.metrics.consumed.labels(topic=record.topic).inc()
         start = time.perf_counter()
@@ -189,7 +239,7 @@ class ConsensusEngine:
         decision = await self.decide(env)
         decision["intent_to_decision_ms"] = max(0, int(time.time() * 1000) - record.timestamp)
         body = json.dumps(decision, separators=(",", ":")).encode()
-        await self.producer.send_and_wait(
+        await self._producer.send_and_wait(
             self.settings.decision_topic,
             body,
             key=env.id.encode(),
@@ -321,7 +371,7 @@ class ConsensusEngine:
             },
             "payload": raw.decode("utf-8", errors="replace")[:65536],
         }
-        await self.producer.send_and_wait(
+        await self._producer.send_and_wait(
             dlq_topic(record.topic),
             json.dumps(letter).encode(),
             key=record.key,
@@ -338,6 +388,3 @@ class ConsensusEngine:
                 }
             },
         )
-
-
-__all__ = ["BadRecord", "ConsensusEngine", "TopicPartition", "parse_envelope"]
