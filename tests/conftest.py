@@ -87,8 +87,11 @@ async def consume(
             batch = await consumer.getmany(timeout_ms=200)
             for recs in batch.values():
                 for r in recs:
-                    doc = json.loads(r.value)
-                    if predicate(doc):
+                    try:
+                        doc = json.loads(r.value)
+                    except ValueError:
+                        continue  # another test's deliberately malformed record
+                    if isinstance(doc, dict) and predicate(doc):
                         return {"value": doc, "headers": dict(r.headers)}
         raise TimeoutError(f"no matching record on {topic} within {timeout}s")
     finally:
@@ -108,3 +111,26 @@ async def kafka_topics(bootstrap: str) -> None:
     await ensure_topics(
         bootstrap, [*INTENT_TOPICS, *map(dlq_topic, INTENT_TOPICS), DECISION_TOPIC], partitions=3
     )
+
+
+# --- NLU: one full training per test session, shared by the NLU and gateway tests ----
+
+from pathlib import Path  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def nlu_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The full NLU model (all languages, calibrated), trained once into a tmp dir."""
+    from neural_hive.nlu.pipeline import train
+
+    out = tmp_path_factory.mktemp("nlu-model")
+    train(Path(__file__).resolve().parents[1] / "data" / "nlu", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def nlu_classifier(nlu_model_dir: Path) -> Any:
+    """``IntentClassifier`` loaded from ``nlu_model_dir``."""
+    from neural_hive.nlu.classifier import IntentClassifier
+
+    return IntentClassifier.load(nlu_model_dir)
