@@ -1,0 +1,1 @@
+"""gateway-intencoes: text and voice intents in, classified intents out to Kafka."""

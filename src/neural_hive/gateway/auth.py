@@ -1,0 +1,61 @@
+"""JWT bearer authentication: HS256 with a shared secret, or RS256 with keys from a JWKS URL."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import jwt
+from fastapi import HTTPException, Request, status
+
+from neural_hive.gateway.settings import GatewaySettings
+
+
+class Authenticator:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.required = settings.auth_required
+        self.algorithm = settings.jwt_algorithm
+        self.secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self.audience = settings.jwt_audience
+        self.issuer = settings.jwt_issuer
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwks_url, cache_keys=True, timeout=5)
+            if settings.jwks_url
+            else None
+        )
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        """FastAPI dependency: the token's claims, or an anonymous actor when auth is off."""
+        header = request.headers.get("authorization", "")
+        if not self.required and not header:
+            return {"sub": "anonymous"}
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("missing bearer token (Authorization: Bearer <JWT>)")
+        try:
+            key: Any = self.secret
+            if self.algorithm == "RS256":
+                assert self._jwks is not None  # guaranteed by GatewaySettings
+                signing = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                key = signing.key
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[self.algorithm],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
+            )
+        except jwt.PyJWKClientError as exc:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot fetch signing keys: {exc}"
+            ) from None
+        except jwt.InvalidTokenError as exc:
+            raise _unauthorized(f"invalid token: {exc}") from None
+        return claims
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
