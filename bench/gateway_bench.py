@@ -73,7 +73,7 @@ def run_wrk(url: str, script: Path, clients: int, seconds: float) -> dict[str, f
             "-c",
             str(clients),
             "-d",
-            f"{seconds}s",
+            f"{max(1, round(seconds))}s",
             "--latency",
             "-s",
             str(script),

@@ -53,8 +53,9 @@ def build_tiny_checkpoint(
 
     A random model usually ends its transcript at once (an empty text). With `babble`,
     the end-of-text and no-speech tokens' embeddings are zeroed so their logits never win
-    (no early end, no "no speech" skip) and decoding runs to its length limit: the transcript is random, non-empty text, which lets tests drive
-    everything that happens after transcription."""
+    (no early end, no "no speech" skip) and decoding runs to its length limit: the
+    transcript is random, non-empty text, which lets tests drive everything that happens
+    after transcription."""
     import torch
     from whisper.model import ModelDimensions, Whisper  # type: ignore[import-untyped]
 

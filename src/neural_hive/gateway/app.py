@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -131,6 +132,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         classifier = await asyncio.to_thread(classifier_loader, settings.nlu_model_path)
+        # The model is long-lived: keep the collector from re-scanning its objects on
+        # every full collection (those scans showed up as tail latency).
+        gc.collect()
+        gc.freeze()
         state["service"] = IntentService(settings, classifier, store, publisher, metrics)
         connector = asyncio.create_task(_keep_connecting(publisher))
         try:
