@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -337,3 +338,62 @@ def test_schemathesis_finds_no_server_error(gateway: Gateway, mode: str) -> None
             assert mode == "negative", op.path
             assert op.method.upper() == "GET", op.path
     assert calls >= 40
+
+
+def test_rs256_tokens_are_checked_against_keys_from_a_jwks_url(
+    nlu_model_dir: Path, bootstrap: str, redis_url: str
+) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+
+    class Keys(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(jwks)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+
+    def signed(private: Any, kid: str) -> dict[str, str]:
+        t = int(time.time())
+        tok = jwt.encode(
+            {"sub": "rs-user", "iat": t, "exp": t + 300},
+            private,
+            algorithm="RS256",
+            headers={"kid": kid},
+        )
+        return {"Authorization": f"Bearer {tok}"}
+
+    try:
+        with running_gateway(
+            nlu_model_dir,
+            bootstrap,
+            redis_url,
+            NEURAL_HIVE_JWT_ALGORITHM="RS256",
+            NEURAL_HIVE_JWKS_URL=url,
+        ) as gw:
+            wait_ready(gw)
+            ok = post(gw, {"text": SAMPLES["en"][0]}, headers=signed(key, "k1"))
+            assert ok.status_code == 202, ok.text
+            forged = post(gw, {"text": SAMPLES["en"][0]}, headers=signed(other, "k1"))
+            assert forged.status_code == 401
+            unknown = post(gw, {"text": SAMPLES["en"][0]}, headers=signed(key, "k2"))
+            assert unknown.status_code == 401
+            hs = post(gw, {"text": SAMPLES["en"][0]})  # an HS256 token is refused
+            assert hs.status_code == 401
+    finally:
+        server.shutdown()

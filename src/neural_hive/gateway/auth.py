@@ -46,10 +46,14 @@ class Authenticator:
                 issuer=self.issuer,
                 options={"require": ["exp", "sub"], "verify_aud": self.audience is not None},
             )
-        except jwt.PyJWKClientError as exc:
+        except jwt.PyJWKClientConnectionError as exc:
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot fetch signing keys: {exc}"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"cannot fetch signing keys: {exc}",
+                headers={"Retry-After": "5"},
             ) from None
+        except jwt.PyJWKClientError as exc:  # e.g. no key with the token's kid
+            raise _unauthorized(f"invalid token: {exc}") from None
         except jwt.InvalidTokenError as exc:
             raise _unauthorized(f"invalid token: {exc}") from None
         return claims
