@@ -397,3 +397,28 @@ def test_rs256_tokens_are_checked_against_keys_from_a_jwks_url(
             assert hs.status_code == 401
     finally:
         server.shutdown()
+
+
+async def test_an_envelope_over_the_record_limit_goes_to_the_dead_letter_topic(
+    nlu_model_dir: Path, bootstrap: str, redis_url: str, consume_topic: Callable[..., Any]
+) -> None:
+    marker = uuid.uuid4().hex
+    text = f"{SAMPLES['en'][0]} {marker} " + "and the stack trace is long " * 60
+    with running_gateway(
+        nlu_model_dir, bootstrap, redis_url, NEURAL_HIVE_MAX_RECORD_BYTES="1024"
+    ) as gw:
+        wait_ready(gw)
+        r = post(gw, {"text": text, "correlation_id": f"big-{marker}"})
+        assert r.status_code == 413
+        assert "1024-byte record limit" in r.json()["detail"]
+        topic = r.json()["detail"].split("recorded on ")[1].split()[0]
+        assert topic.startswith("dlq.intentions.")
+        # nothing was claimed: the same correlation id is not a duplicate afterwards
+        small = post(gw, {"text": SAMPLES["en"][0], "correlation_id": f"big-{marker}"})
+        assert small.status_code == 202
+    letter = await consume_topic(
+        bootstrap, topic, lambda doc: f"big-{marker}" in doc.get("payload", "")
+    )
+    assert letter["value"]["reason"] == "record_too_large"
+    assert letter["value"]["limit"] == 1024
+    assert letter["headers"]["dlq-reason"] == b"record_too_large"
