@@ -7,9 +7,7 @@ import asyncio
 import signal
 import sys
 
-from pydantic import ValidationError
-
-from neural_hive.common.logging import configure
+from neural_hive.common.cli import load_settings
 
 
 def parse_args(argv: list[str] | None) -> dict[str, object]:
@@ -58,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = parse_args(argv)
     from neural_hive.consensus.settings import ConsensusSettings
 
-    try:
-        settings = ConsensusSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        print(f"neural-hive-consensus: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
-    configure(settings.log_level)
+    settings = load_settings("neural-hive-consensus", ConsensusSettings, overrides)
     asyncio.run(_run(settings))
     return 0
 

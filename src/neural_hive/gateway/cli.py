@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pydantic import ValidationError
-
-from neural_hive.common.logging import configure
+from neural_hive.common.cli import load_settings
 
 
 def parse_args(argv: list[str] | None) -> dict[str, object]:
@@ -31,16 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     overrides = parse_args(argv)
     from neural_hive.gateway.settings import GatewaySettings
 
-    try:
-        if "asr_model_path" in overrides:
-            from neural_hive.asr.settings import AsrSettings
+    if "asr_model_path" in overrides:
+        from neural_hive.asr.settings import AsrSettings
 
-            overrides["asr"] = AsrSettings(model_path=overrides.pop("asr_model_path"))
-        settings = GatewaySettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        print(f"neural-hive-gateway: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
-    configure(settings.log_level)
+        overrides["asr"] = load_settings(
+            "neural-hive-gateway", AsrSettings, {"model_path": overrides.pop("asr_model_path")}
+        )
+    settings = load_settings("neural-hive-gateway", GatewaySettings, overrides)
     import uvicorn
 
     from neural_hive.gateway.app import create_app

@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from pydantic import ValidationError
-
-from neural_hive.common.logging import configure
+from neural_hive.common.cli import load_settings
 from neural_hive.specialist.scorers import SpecialistType
 
 
@@ -32,12 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from neural_hive.specialist.server import run
     from neural_hive.specialist.settings import SpecialistSettings
 
-    try:
-        settings = SpecialistSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        print(f"neural-hive-specialist: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
-    configure(settings.log_level)
+    settings = load_settings("neural-hive-specialist", SpecialistSettings, overrides)
     asyncio.run(run(settings))
     return 0
 
