@@ -36,6 +36,8 @@ from neural_hive.asr import (
 )
 from neural_hive.asr.tiny_model import build_tiny_checkpoint, main
 
+pytestmark = pytest.mark.integration
+
 SENTENCES = {
     "pt": "Preciso do relatório de vendas do último trimestre, por favor.",
     "en": "Please deploy the new version of the billing service to production.",
