@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -337,4 +337,4 @@ async def _keep_connecting(publisher: Publisher) -> None:
         await asyncio.sleep(KAFKA_RECONNECT_S)
 
 
-__all__ = ["Awaitable", "create_app"]
+__all__ = ["create_app"]
