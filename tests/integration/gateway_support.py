@@ -75,3 +75,15 @@ def wait_ready(gw: Gateway, timeout: float = 30) -> dict[str, Any]:
             return dict(r.json())
         time.sleep(0.1)
     raise TimeoutError(f"gateway not ready: {r.text}")
+
+
+def babbling_asr_env(directory: Path, max_tokens: int) -> dict[str, str]:
+    """Gateway settings for a tiny Whisper checkpoint that always emits text (tests only)."""
+    from neural_hive.asr.tiny_model import build_tiny_checkpoint
+
+    model = build_tiny_checkpoint(directory / "tiny.pt", babble=True)
+    return {
+        "NEURAL_HIVE_ASR_MODEL_PATH": str(model),
+        "NEURAL_HIVE_ASR_MAX_TOKENS_PER_WINDOW": str(max_tokens),
+        "NEURAL_HIVE_ASR_TEMPERATURE_FALLBACK": "false",
+    }

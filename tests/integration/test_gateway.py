@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import SECRET, Gateway, running_gateway, token, wait_ready
+from gateway_support import SECRET, Gateway, babbling_asr_env, running_gateway, token, wait_ready
 
-from neural_hive.asr.tiny_model import build_tiny_checkpoint
 from neural_hive.devstack import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
@@ -34,15 +33,8 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory, nlu_model_dir: Path, bootstrap: str, redis_url: str
 ) -> Iterator[Gateway]:
     """The gateway as deployed: auth on, an NLU model, and a (tiny, random) ASR model."""
-    asr = build_tiny_checkpoint(tmp_path_factory.mktemp("asr") / "tiny.pt", babble=True)
-    with running_gateway(
-        nlu_model_dir,
-        bootstrap,
-        redis_url,
-        NEURAL_HIVE_ASR_MODEL_PATH=str(asr),
-        NEURAL_HIVE_ASR_MAX_TOKENS_PER_WINDOW="8",
-        NEURAL_HIVE_ASR_TEMPERATURE_FALLBACK="false",
-    ) as gw:
+    asr = babbling_asr_env(tmp_path_factory.mktemp("asr"), max_tokens=8)
+    with running_gateway(nlu_model_dir, bootstrap, redis_url, **asr) as gw:
         wait_ready(gw)
         yield gw
 

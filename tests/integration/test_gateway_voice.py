@@ -8,9 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import Gateway, running_gateway, wait_ready
-
-from neural_hive.asr.tiny_model import build_tiny_checkpoint
+from gateway_support import Gateway, babbling_asr_env, running_gateway, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
 FORMATS = {
@@ -74,16 +72,14 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 def voice_gateway(
     tmp_path_factory: pytest.TempPathFactory, nlu_model_dir: Path, bootstrap: str, redis_url: str
 ) -> Iterator[Gateway]:
-    model = build_tiny_checkpoint(tmp_path_factory.mktemp("asr") / "tiny.pt", babble=True)
+    asr = babbling_asr_env(tmp_path_factory.mktemp("asr"), max_tokens=16)
     with running_gateway(
         nlu_model_dir,
         bootstrap,
         redis_url,
-        NEURAL_HIVE_ASR_MODEL_PATH=str(model),
         NEURAL_HIVE_ASR_MAX_DURATION_S="5",
         NEURAL_HIVE_ASR_MAX_UPLOAD_BYTES="400000",
-        NEURAL_HIVE_ASR_MAX_TOKENS_PER_WINDOW="16",
-        NEURAL_HIVE_ASR_TEMPERATURE_FALLBACK="false",
+        **asr,
     ) as gw:
         ready = wait_ready(gw)
         assert ready["checks"]["asr"]["state"] == "ok"
