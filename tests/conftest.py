@@ -120,11 +120,24 @@ from pathlib import Path  # noqa: E402
 
 @pytest.fixture(scope="session")
 def nlu_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full NLU model (all languages, calibrated), trained once into a tmp dir."""
-    from neural_hive.nlu.pipeline import train
+    """The full NLU model (all languages, calibrated).
 
+    ``models/nlu`` when it was trained from the current data set (its metadata records
+    the data's fingerprint), which saves a training run of minutes; else one trained once
+    per session into a tmp dir (always so on a fresh clone, where ``models/`` is empty).
+    """
+    from neural_hive.nlu.data import training_examples
+    from neural_hive.nlu.pipeline import FORMAT_VERSION, META_FILE, data_fingerprint, train
+
+    data = Path(__file__).resolve().parents[1] / "data" / "nlu"
+    built = data.parents[1] / "models" / "nlu"
+    if (built / META_FILE).is_file():
+        meta = json.loads((built / META_FILE).read_text())
+        current = data_fingerprint(training_examples(data))
+        if meta.get("format") == FORMAT_VERSION and meta.get("data_sha256") == current:
+            return built
     out = tmp_path_factory.mktemp("nlu-model")
-    train(Path(__file__).resolve().parents[1] / "data" / "nlu", out)
+    train(data, out)
     return out
 
 
