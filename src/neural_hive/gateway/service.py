@@ -54,10 +54,7 @@ class IntentService:
         self.publisher = publisher
         self.metrics = metrics
 
-    async def classify(self, text: str, lang: str | None) -> dict[str, Any]:
-        cached = await self.store.cached_nlu(lang, text)
-        if cached is not None:
-            return cached
+    def classify(self, text: str, lang: str | None) -> dict[str, Any]:
         if self.classifier is None:
             raise NluUnavailable(
                 f"no NLU model at {self.settings.nlu_model_path}: train one with "
@@ -66,7 +63,6 @@ class IntentService:
         start = time.perf_counter()
         result = self.classifier.classify(text, lang).model_dump(mode="json")
         self.metrics.nlu_seconds.observe(time.perf_counter() - start)
-        await self.store.cache_nlu(lang, text, result)
         return result
 
     async def submit(
@@ -80,14 +76,17 @@ class IntentService:
         start = time.perf_counter()
         intent_id = str(uuid.uuid4())
         correlation_id = req.correlation_id or intent_id
-        if req.correlation_id:
-            claim = await self.store.claim(req.correlation_id, intent_id)
-            if isinstance(claim, str):
-                return await self._duplicate(claim, correlation_id, start, source)
-            if claim is False:
-                self.metrics.dedup_degraded.inc()
+        # Redis round trip 1 of 2: the claim and the NLU cache lookup.
+        claim, nlu = await self.store.begin(req.correlation_id, intent_id, req.language, req.text)
+        if isinstance(claim, str):
+            return await self._duplicate(claim, correlation_id, start, source)
+        if claim is False:
+            self.metrics.dedup_degraded.inc()
+        fresh: tuple[str | None, str, dict[str, Any]] | None = None
         try:
-            nlu = await self.classify(req.text, req.language)
+            if nlu is None:
+                nlu = self.classify(req.text, req.language)
+                fresh = (req.language, req.text, nlu)
             confident = nlu["confidence"] >= self.settings.validation_threshold
             topic = intent_topic(nlu["domain"]) if confident else VALIDATION_TOPIC
             envelope = self._envelope(intent_id, correlation_id, req, claims, nlu, source)
@@ -112,7 +111,8 @@ class IntentService:
             if req.correlation_id:
                 await self.store.release(req.correlation_id, intent_id)
             raise
-        await self.store.save_envelope(intent_id, body)
+        # Round trip 2 of 2, only after the broker's ack: the envelope and the NLU cache.
+        await self.store.record(intent_id, body, fresh)
         status = IntentStatus.PROCESSED if confident else IntentStatus.ROUTED_TO_VALIDATION
         self.metrics.intents.labels(status=status.value, domain=nlu["domain"], source=source).inc()
         self.metrics.confidence.observe(nlu["confidence"])

@@ -55,18 +55,35 @@ class IntentStore:
         self.last_error = None
         return True
 
-    async def claim(self, correlation_id: str, intent_id: str) -> str | bool | None:
-        """SET NX the correlation id. Returns None when claimed, the first intent id when
-        already claimed, or False when Redis is unreachable (dedup degraded)."""
-        key = dedup_key(correlation_id)
+    async def begin(
+        self, correlation_id: str | None, intent_id: str, lang: str | None, text: str
+    ) -> tuple[str | bool | None, dict[str, Any] | None]:
+        """One round trip before the NLU: the idempotency claim and the NLU cache lookup.
+
+        The claim is SET NX of the correlation id (when the request has one): None when
+        this intent claimed it, the first intent's id when it was already claimed, False
+        when Redis is unreachable (dedup degraded). The second value is the cached NLU
+        result, or None.
+        """
+        claim: str | bool | None = None
         try:
-            if await self.redis.set(key, intent_id, nx=True, ex=self.dedup_ttl_s):
-                return None
-            first = await self.redis.get(key)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                if correlation_id:
+                    key = dedup_key(correlation_id)
+                    pipe.set(key, intent_id, nx=True, ex=self.dedup_ttl_s)
+                    pipe.get(key)
+                if self.nlu_ttl_s:
+                    pipe.get(nlu_key(lang, text))
+                replies = await pipe.execute() if len(pipe) else []
         except RedisDown as exc:
-            self._failed("claim", exc)
-            return False
-        return str(first) if first else None
+            self._failed("begin", exc)
+            return (False if correlation_id else None), None
+        if correlation_id:
+            claimed, holder = replies[0], replies[1]
+            claim = None if claimed or not holder else str(holder)
+            replies = replies[2:]
+        cached = replies[0] if replies else None
+        return claim, (dict(json.loads(cached)) if cached else None)
 
     async def release(self, correlation_id: str, intent_id: str) -> None:
         """Undo a claim whose intent was never published (only if it is still ours)."""
@@ -75,15 +92,22 @@ class IntentStore:
         except RedisDown as exc:
             self._failed("release", exc)
 
-    async def save_envelope(self, intent_id: str, envelope: bytes) -> None:
+    async def record(
+        self, intent_id: str, envelope: bytes, nlu: tuple[str | None, str, dict[str, Any]] | None
+    ) -> None:
+        """One round trip after the broker's ack: the intent hash with its TTL and, when
+        the NLU ran for this request, its result for the cache (``(lang, text, result)``)."""
         key = intent_key(intent_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, "envelope", envelope)
                 pipe.expire(key, self.intent_ttl_s)
+                if nlu is not None and self.nlu_ttl_s:
+                    lang, text, result = nlu
+                    pipe.set(nlu_key(lang, text), json.dumps(result), ex=self.nlu_ttl_s)
                 await pipe.execute()
         except RedisDown as exc:
-            self._failed("save_envelope", exc)
+            self._failed("record", exc)
 
     async def load_intent(self, intent_id: str) -> dict[str, Any] | None:
         """The intent hash decoded, or None when unknown. Raises when Redis is down."""
@@ -91,24 +115,6 @@ class IntentStore:
         if not fields:
             return None
         return {str(k): json.loads(v) for k, v in fields.items()}
-
-    async def cached_nlu(self, lang: str | None, text: str) -> dict[str, Any] | None:
-        if not self.nlu_ttl_s:
-            return None
-        try:
-            raw = await self.redis.get(nlu_key(lang, text))
-        except RedisDown as exc:
-            self._failed("nlu_cache_get", exc)
-            return None
-        return dict(json.loads(raw)) if raw else None
-
-    async def cache_nlu(self, lang: str | None, text: str, result: dict[str, Any]) -> None:
-        if not self.nlu_ttl_s:
-            return
-        try:
-            await self.redis.set(nlu_key(lang, text), json.dumps(result), ex=self.nlu_ttl_s)
-        except RedisDown as exc:
-            self._failed("nlu_cache_set", exc)
 
     async def close(self) -> None:
         await self.redis.aclose()
