@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Run every test from scratch: system packages, the virtual environment, linters, type
-# checks and pytest (unit and integration against real redis-server and a Kafka-protocol
-# broker). Debian or Ubuntu, as root or with passwordless sudo. `.ci/run` calls this.
+# checks, pytest (unit and integration against real redis-server and a Kafka-protocol
+# broker), yamllint and ansible-lint, then both Molecule scenarios: `render` (every
+# inventory's manifests, validated) and `phase3` (the whole rollout on Podman here).
+# Debian or Ubuntu, as root or with passwordless sudo. `.ci/run` calls this.
+# Arguments go to pytest; NEURAL_HIVE_SKIP_MOLECULE=1 stops after the linters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +35,16 @@ echo "== mypy"
 "$VENV/bin/mypy"
 echo "== pytest"
 "$VENV/bin/pytest" "$@"
+
+echo "== yamllint and ansible-lint (production profile)"
+"$VENV/bin/yamllint" -s .
+PATH="$VENV/bin:$PATH" "$VENV/bin/ansible-lint" -q
+
+if [ "${NEURAL_HIVE_SKIP_MOLECULE:-0}" = "1" ]; then
+  echo "== molecule skipped (NEURAL_HIVE_SKIP_MOLECULE=1)"
+  exit 0
+fi
+echo "== molecule: render (every inventory, no containers)"
+PATH="$VENV/bin:$PATH" "$VENV/bin/molecule" test -s render
+echo "== molecule: phase3 (the rollout on Podman: create, converge, idempotence, verify, destroy)"
+PATH="$VENV/bin:$PATH" "$VENV/bin/molecule" test -s phase3
