@@ -131,6 +131,12 @@ import struct
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.neural_hive.deploy.plugins.module_utils.socket_ping import (
+    PING_OPTIONS,
+    PingError,
+    check_params,
+    ping_with_retries,
+)
 
 API_VERSIONS = 18
 UNSUPPORTED_VERSION = 35
@@ -141,10 +147,6 @@ ERRORS = {
     34: "ILLEGAL_SASL_STATE",
     -1: "UNKNOWN_SERVER_ERROR",
 }
-
-
-class PingError(Exception):
-    pass
 
 
 def uvarint(n: int) -> bytes:
@@ -280,59 +282,21 @@ def ping_once(host: str, port: int, version: int, client_id: str, timeout_s: flo
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "required": True},
+            **PING_OPTIONS,
             "port": {"type": "int", "default": 9092},
             "api_version": {"type": "int", "default": 3, "choices": [0, 1, 2, 3]},
             "client_id": {"type": "str", "default": "neural-hive-verify"},
-            "timeout_s": {"type": "float", "default": 5.0},
-            "retries": {"type": "int", "default": 0},
-            "delay": {"type": "float", "default": 1.0},
         },
         supports_check_mode=True,
     )
-    start = time.monotonic()
+    check_params(module)
     p = module.params
-    if not 0 < p["port"] < 65536:
-        module.fail_json(msg=f"port must be between 1 and 65535, got {p['port']}")
-    if p["timeout_s"] <= 0:
-        module.fail_json(msg=f"timeout_s must be positive, got {p['timeout_s']:g}")
-    if p["retries"] < 0 or p["delay"] < 0:
-        module.fail_json(msg="retries and delay must not be negative")
-
-    target = f"{p['host']}:{p['port']}"
-    attempts = 0
-    error = None
-    reply: dict = {}
-    while True:
-        attempts += 1
-        try:
-            reply = ping_once(
-                p["host"], p["port"], p["api_version"], p["client_id"], p["timeout_s"]
-            )
-            error = None
-            break
-        except TimeoutError:
-            error = f"no reply within {p['timeout_s']:g}s (is it a Kafka listener?)"
-        except ConnectionRefusedError:
-            error = "connection refused (nothing listens on that port)"
-        except socket.gaierror as exc:
-            error = f"cannot resolve {p['host']!r}: {exc.strerror or exc}"
-        except (OSError, PingError) as exc:
-            error = str(exc)
-        if attempts > p["retries"]:
-            break
-        time.sleep(p["delay"])
-
-    result = {
-        "changed": False,
-        "passed": error is None,
-        "target": target,
-        "attempts": attempts,
-        "elapsed_ms": round((time.monotonic() - start) * 1000, 1),
-    }
-    if error is not None:
-        suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-        module.fail_json(msg=f"Kafka ApiVersions to {target} failed: {error}{suffix}", **result)
+    reply, result = ping_with_retries(
+        module,
+        "Kafka ApiVersions",
+        "Kafka listener",
+        lambda: ping_once(p["host"], p["port"], p["api_version"], p["client_id"], p["timeout_s"]),
+    )
     result.update(
         api_versions_count=len(reply["api_keys"]),
         api_keys=reply["api_keys"],

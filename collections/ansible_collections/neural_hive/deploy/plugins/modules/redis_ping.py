@@ -100,15 +100,16 @@ elapsed_ms:
 """
 
 import socket
-import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.neural_hive.deploy.plugins.module_utils.socket_ping import (
+    PING_OPTIONS,
+    PingError,
+    check_params,
+    ping_with_retries,
+)
 
 MAX_LINE = 64 * 1024
-
-
-class PingError(Exception):
-    pass
 
 
 def command(*args: str) -> bytes:
@@ -163,60 +164,22 @@ def describe(reply: str) -> str:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "required": True},
+            **PING_OPTIONS,
             "port": {"type": "int", "default": 6379},
             "username": {"type": "str"},
             "password": {"type": "str", "no_log": True},
-            "timeout_s": {"type": "float", "default": 5.0},
-            "retries": {"type": "int", "default": 0},
-            "delay": {"type": "float", "default": 1.0},
         },
         required_by={"username": "password"},
         supports_check_mode=True,
     )
-    start = time.monotonic()
+    check_params(module)
     p = module.params
-    if not 0 < p["port"] < 65536:
-        module.fail_json(msg=f"port must be between 1 and 65535, got {p['port']}")
-    if p["timeout_s"] <= 0:
-        module.fail_json(msg=f"timeout_s must be positive, got {p['timeout_s']:g}")
-    if p["retries"] < 0 or p["delay"] < 0:
-        module.fail_json(msg="retries and delay must not be negative")
-
-    target = f"{p['host']}:{p['port']}"
-    attempts = 0
-    error = None
-    reply, authenticated = None, False
-    while True:
-        attempts += 1
-        try:
-            reply, authenticated = ping_once(
-                p["host"], p["port"], p["timeout_s"], p["username"], p["password"]
-            )
-            error = None
-            break
-        except TimeoutError:
-            error = f"no reply within {p['timeout_s']:g}s (is it a Redis server?)"
-        except ConnectionRefusedError:
-            error = "connection refused (nothing listens on that port)"
-        except socket.gaierror as exc:
-            error = f"cannot resolve {p['host']!r}: {exc.strerror or exc}"
-        except (OSError, PingError) as exc:
-            error = str(exc)
-        if attempts > p["retries"]:
-            break
-        time.sleep(p["delay"])
-
-    result = {
-        "changed": False,
-        "passed": error is None,
-        "target": target,
-        "attempts": attempts,
-        "elapsed_ms": round((time.monotonic() - start) * 1000, 1),
-    }
-    if error is not None:
-        suffix = f" (after {attempts} attempts)" if attempts > 1 else ""
-        module.fail_json(msg=f"Redis PING to {target} failed: {error}{suffix}", **result)
+    (reply, authenticated), result = ping_with_retries(
+        module,
+        "Redis PING",
+        "Redis server",
+        lambda: ping_once(p["host"], p["port"], p["timeout_s"], p["username"], p["password"]),
+    )
     module.exit_json(response=reply, authenticated=authenticated, **result)
 
 
