@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import jwt
 
-from neural_hive.devstack import BIN, free_port, stop_process
+from neural_hive.devstack import BIN, Service, free_port, stop_process
 
 SECRET = "test-secret-with-enough-entropy-0123456789"
 
@@ -87,3 +88,38 @@ def babbling_asr_env(directory: Path, max_tokens: int) -> dict[str, str]:
         "NEURAL_HIVE_ASR_MAX_TOKENS_PER_WINDOW": str(max_tokens),
         "NEURAL_HIVE_ASR_TEMPERATURE_FALLBACK": "false",
     }
+
+
+@contextmanager
+def running_consensus(
+    bootstrap: str, redis_url: str, specialists: dict[str, Service], group: str, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The `neural-hive-consensus` console script on a free port, once /ready says 200."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "NEURAL_HIVE_KAFKA_IDEMPOTENCE": "false",
+        "NEURAL_HIVE_REDIS_URL": redis_url,
+        "NEURAL_HIVE_HOST": "127.0.0.1",
+        "NEURAL_HIVE_HTTP_PORT": str(port),
+        "NEURAL_HIVE_CONSUMER_GROUP": group,
+        "NEURAL_HIVE_LOG_LEVEL": "warning",
+        "NEURAL_HIVE_SPECIALISTS": json.dumps({k: s.address for k, s in specialists.items()}),
+        **env,
+    }
+    proc = subprocess.Popen([str(BIN / "neural-hive-consensus")], env=full_env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("consensus engine never became ready")
+        yield proc
+    finally:
+        stop_process(proc)

@@ -4,8 +4,6 @@ a real gateway + consensus engine stack."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import socket
 import struct
@@ -19,16 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from ansible_support import run_module, run_playbook, write_inventory
-from gateway_support import SECRET, Gateway, running_gateway, wait_ready
+from gateway_support import SECRET, Gateway, running_consensus, running_gateway, wait_ready
 
 from neural_hive.devstack import (
-    BIN,
     Service,
     free_port,
     spawn_specialist,
     start_redis,
     start_specialists,
-    stop_process,
     wait_specialist,
 )
 
@@ -313,33 +309,14 @@ def stack_specialists() -> Iterator[dict[str, Service]]:
 def consensus(
     kafka_topics: None, bootstrap: str, redis_url: str, stack_specialists: dict[str, Service]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "NEURAL_HIVE_KAFKA_IDEMPOTENCE": "false",
-        "NEURAL_HIVE_REDIS_URL": redis_url,
-        "NEURAL_HIVE_HOST": "127.0.0.1",
-        "NEURAL_HIVE_HTTP_PORT": str(port),
-        "NEURAL_HIVE_CONSUMER_GROUP": "collection-modules",
-        "NEURAL_HIVE_EVALUATION_TIMEOUT_MS": "800",
-        "NEURAL_HIVE_LOG_LEVEL": "warning",
-        "NEURAL_HIVE_SPECIALISTS": json.dumps({k: s.address for k, s in stack_specialists.items()}),
-    }
-    proc = subprocess.Popen([str(BIN / "neural-hive-consensus")], env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        stop_process(proc)
-        pytest.fail("consensus engine never became ready")
-    yield proc
-    stop_process(proc)
+    with running_consensus(
+        bootstrap,
+        redis_url,
+        stack_specialists,
+        "collection-modules",
+        NEURAL_HIVE_EVALUATION_TIMEOUT_MS="800",
+    ) as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")

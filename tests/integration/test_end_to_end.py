@@ -3,8 +3,6 @@ five specialists over gRPC -> decision in Redis -> GET /intentions/{id}."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gateway_support import Gateway, running_gateway, wait_ready
+from gateway_support import Gateway, running_consensus, running_gateway, wait_ready
 
-from neural_hive.devstack import BIN, Service, free_port, stop_process
+from neural_hive.devstack import Service
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
 
@@ -29,32 +27,8 @@ INTENTS = {
 def engine(
     bootstrap: str, redis_url: str, specialists: dict[str, Service]
 ) -> Iterator[subprocess.Popen[bytes]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "NEURAL_HIVE_KAFKA_IDEMPOTENCE": "false",
-        "NEURAL_HIVE_REDIS_URL": redis_url,
-        "NEURAL_HIVE_HOST": "127.0.0.1",
-        "NEURAL_HIVE_HTTP_PORT": str(port),
-        "NEURAL_HIVE_CONSUMER_GROUP": "e2e",
-        "NEURAL_HIVE_LOG_LEVEL": "warning",
-        "NEURAL_HIVE_SPECIALISTS": json.dumps({k: s.address for k, s in specialists.items()}),
-    }
-    proc = subprocess.Popen([str(BIN / "neural-hive-consensus")], env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready").status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        stop_process(proc)
-        pytest.fail("consensus engine never became ready")
-    yield proc
-    stop_process(proc)
+    with running_consensus(bootstrap, redis_url, specialists, "e2e") as proc:
+        yield proc
 
 
 @pytest.fixture
