@@ -104,6 +104,8 @@ def running_consensus(
         "NEURAL_HIVE_HOST": "127.0.0.1",
         "NEURAL_HIVE_HTTP_PORT": str(port),
         "NEURAL_HIVE_CONSUMER_GROUP": group,
+        # Tansu completes a group join after half the session timeout (as the local target)
+        "NEURAL_HIVE_KAFKA_SESSION_TIMEOUT_MS": "2000",
         "NEURAL_HIVE_LOG_LEVEL": "warning",
         "NEURAL_HIVE_SPECIALISTS": json.dumps({k: s.address for k, s in specialists.items()}),
         **env,

@@ -139,6 +139,8 @@ class ConsensusEngine:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=s.fetch_max_wait_ms,
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_session_timeout_ms // 3,
         )
         try:
             await producer.start()

@@ -26,6 +26,9 @@ class ConsensusSettings(BaseSettings):
     kafka_create_topics: bool = True
     kafka_topic_partitions: int = Field(default=3, ge=1)
     consumer_group: str = "consensus-engine"
+    # Kafka's own default; real brokers refuse less than group.min.session.timeout.ms (6 s).
+    # Tansu completes a group join only after half of it, so the local target sets 2 s.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     intent_topics: list[str] = Field(default_factory=lambda: list(INTENT_TOPICS))
     decision_topic: str = DECISION_TOPIC
     fetch_max_wait_ms: int = Field(default=10, ge=0)
