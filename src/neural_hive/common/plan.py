@@ -16,6 +16,8 @@ Priority = Literal["low", "normal", "high", "critical"]
 SecurityLevel = Literal["public", "internal", "confidential", "restricted"]
 
 MAX_TASKS = 2000
+# A task longer than 30 days is not a plan step; the bound also keeps durations finite.
+MAX_TASK_DURATION_MS = 30 * 24 * 3600 * 1000
 SUPPORTED_PLAN_VERSIONS = ("1.0",)
 
 
@@ -35,7 +37,7 @@ class Task(BaseModel):
     task_type: str = Field(min_length=1, max_length=64)
     description: str = Field(default="", max_length=4000)
     dependencies: list[str] = Field(default_factory=list)
-    estimated_duration_ms: int = Field(default=0, ge=0)
+    estimated_duration_ms: int = Field(default=0, ge=0, le=MAX_TASK_DURATION_MS)
     required_capabilities: list[str] = Field(default_factory=list)
 
 
@@ -104,8 +106,10 @@ def parse_plan(raw: bytes) -> CognitivePlan:
         raise PlanError("cognitive_plan", "is empty")
     try:
         doc = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PlanError("cognitive_plan", f"is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise PlanError("cognitive_plan", "is nested too deeply") from None
+    except ValueError as exc:  # not UTF-8, not JSON, an integer of over 4300 digits
+        raise PlanError("cognitive_plan", f"is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(doc, dict):
         raise PlanError("cognitive_plan", "must be a JSON object")
     try:

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
@@ -128,6 +129,61 @@ class SpecialistService(pb_grpc.SpecialistServiceServicer):
         )
 
 
+class Undecodable:
+    """What the server got where a request message should be: bytes that do not parse."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def _lenient(message: Any) -> Any:
+    def decode(data: bytes) -> Any:
+        try:
+            return message.FromString(data)
+        except DecodeError:
+            return Undecodable(len(data))
+
+    return decode
+
+
+def method_handlers(service: SpecialistService) -> grpc.GenericRpcHandler[Any, Any]:
+    """The service's methods, as the generated code registers them, except that a request
+    that is not a valid message reaches the method (and gets INVALID_ARGUMENT) instead of
+    failing in grpc's deserializer with UNKNOWN and a logged traceback."""
+    methods: dict[str, tuple[Any, Any]] = {
+        "EvaluatePlan": (pb.EvaluatePlanRequest, pb.EvaluatePlanResponse),
+        "HealthCheck": (pb.HealthCheckRequest, pb.HealthCheckResponse),
+        "GetCapabilities": (pb.GetCapabilitiesRequest, pb.GetCapabilitiesResponse),
+    }
+
+    def guarded(name: str, request_type: Any) -> Any:
+        method = getattr(service, name)
+
+        async def call(request: Any, context: Context) -> Any:
+            if isinstance(request, Undecodable):
+                await service._refuse(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"the request ({request.size} bytes) is not a "
+                    f"{request_type.DESCRIPTOR.full_name} message",
+                )
+            return await method(request, context)
+
+        return call
+
+    return grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            name: grpc.unary_unary_rpc_method_handler(
+                guarded(name, req),
+                request_deserializer=_lenient(req),
+                response_serializer=resp.SerializeToString,
+            )
+            for name, (req, resp) in methods.items()
+        },
+    )
+
+
 def _budget_s(timeout_ms: int, remaining: float | None) -> float | None:
     budgets = [
         b for b in (timeout_ms / 1000 if timeout_ms > 0 else None, remaining) if b is not None
@@ -147,8 +203,8 @@ class SpecialistServer:
             ("grpc.so_reuseport", 0),
         ]
         self.grpc = grpc.aio.server(options=opts)
-        pb_grpc.add_SpecialistServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            SpecialistService(settings, self.metrics), self.grpc
+        self.grpc.add_generic_rpc_handlers(
+            (method_handlers(SpecialistService(settings, self.metrics)),)
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(

@@ -1,0 +1,1 @@
+"""Load, chaos and bad-input tests of a deployed Neural Hive-Mind, and their reports."""
