@@ -1,8 +1,8 @@
 """Benchmark the gateway: text intents against an empty FastAPI route served the same way.
 
 Starts real redis-server and the Tansu broker, the `neural-hive-gateway` console script
-(JWT auth on, a trained NLU model) and, as the baseline, `bench/empty_app.py` under the same
-uvicorn settings. wrk (Debian package) drives each with --clients connections in
+(JWT auth on, a trained NLU model) and, as the baseline, `neural_hive.loadtest.empty_app`
+under the same uvicorn settings. wrk (Debian package) drives each with --clients connections in
 alternating rounds; every request carries a distinct text and correlation id, so neither
 the NLU cache nor dedup short-cuts the work. Also: gateway start to ready, and its RSS.
 
@@ -132,7 +132,7 @@ def main(args: argparse.Namespace) -> None:
     empty = subprocess.Popen(
         [
             str(BIN / "uvicorn"),
-            "empty_app:app",
+            "neural_hive.loadtest.empty_app:app",
             "--host",
             "127.0.0.1",
             "--port",
@@ -141,7 +141,6 @@ def main(args: argparse.Namespace) -> None:
             "warning",
             "--no-access-log",
         ],
-        cwd=Path(__file__).parent,
     )
     rounds: dict[str, list[dict[str, float]]] = {"gateway": [], "empty": []}
     try:

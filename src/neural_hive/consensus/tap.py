@@ -1,0 +1,129 @@
+"""`python -m neural_hive.consensus.tap`: a JSON line per record on the intent and decision topics.
+
+The load and chaos tests (`neural-hive-loadtest`) run it inside the consensus engine's
+container, where the cluster's Kafka names resolve, and read its stdout while they send
+intents. A line says that an intent reached Kafka (`{"kind": "intent", ...}`, from
+`intentions.*`) or that a decision was published (`{"kind": "decision", ...}`, from
+`plans.consensus`), with the record's broker timestamp and the fields the reports need.
+It starts at the end of every partition: only what arrives after it starts is printed.
+It reads without a consumer group, so it never takes records from the consensus engine,
+and it keeps going across broker restarts (a partition that starts over is read from 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+
+from neural_hive.common.contracts import DECISION_TOPIC, INTENT_TOPICS, VALIDATION_TOPIC
+
+TOPICS = (*INTENT_TOPICS, VALIDATION_TOPIC, DECISION_TOPIC)
+
+
+def summarize(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    """The line printed for one record; a body that is not JSON is reported as such."""
+    line: dict[str, Any] = {"topic": record.topic, "ts": record.timestamp}
+    try:
+        body = json.loads(record.value or b"")
+    except ValueError:
+        return {**line, "kind": "unreadable"}
+    if record.topic == DECISION_TOPIC:
+        quorum = body.get("quorum") or {}
+        return {
+            **line,
+            "kind": "decision",
+            "id": body.get("intent_id"),
+            "decision": body.get("decision"),
+            "decided_at": body.get("decided_at"),
+            "opinions": quorum.get("received"),
+            "guardrails": body.get("guardrails_triggered", []),
+        }
+    return {**line, "kind": "intent", "id": body.get("id")}
+
+
+def partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+    return [
+        TopicPartition(topic, p)
+        for topic in TOPICS
+        for p in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+
+
+async def tap(bootstrap: str, stop: asyncio.Event, refresh_s: float = 1.0) -> None:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id="neural-hive-tap",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",  # a partition recreated by a broker restart: from 0
+        metadata_max_age_ms=int(refresh_s * 1000),
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    try:
+        assigned: set[TopicPartition] = set()
+        announced = False
+        while not stop.is_set():
+            # Topics appear (or come back after a broker restart) while we run.
+            with contextlib.suppress(KafkaError):
+                await consumer.topics()
+            current = set(partitions(consumer))
+            if current - assigned:
+                new = current - assigned
+                consumer.assign(sorted(current, key=str))
+                if not assigned:
+                    await consumer.seek_to_end(*new)
+                else:
+                    await consumer.seek_to_beginning(*new)
+                assigned = current
+            if not announced:  # positioned at the end: what arrives from now on is printed
+                print(json.dumps({"kind": "ready", "partitions": len(assigned)}), flush=True)
+                announced = True
+            if not assigned:
+                await asyncio.sleep(refresh_s)
+                continue
+            try:
+                batch = await consumer.getmany(timeout_ms=int(refresh_s * 1000))
+            except KafkaError:
+                await asyncio.sleep(0.2)
+                continue
+            for records in batch.values():
+                for record in records:
+                    sys.stdout.write(json.dumps(summarize(record)) + "\n")
+            sys.stdout.flush()
+    finally:
+        await consumer.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m neural_hive.consensus.tap", description=__doc__)
+    p.add_argument(
+        "--bootstrap",
+        help="Kafka bootstrap servers (default: NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS)",
+    )
+    args = p.parse_args(argv)
+    from neural_hive.consensus.settings import ConsensusSettings
+
+    bootstrap = args.bootstrap or ConsensusSettings().kafka_bootstrap_servers
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        # stdin closed (the reader went away) also ends the tap.
+        loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.read(1) else None)
+        await tap(bootstrap, stop)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()

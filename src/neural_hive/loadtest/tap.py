@@ -1,0 +1,96 @@
+"""Reads the decision tap (`python -m neural_hive.consensus.tap`) while a test sends intents.
+
+The tap runs where the cluster's Kafka names resolve (inside the consensus engine's
+container, through `podman exec`); this side keeps, per intent id, whether it reached Kafka
+and its decision, so a test can tell acknowledged-but-lost intents from decided ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Decision:
+    decided_at: float  # wall clock, s
+    decision: str
+    opinions: int
+    guardrails: tuple[str, ...]
+
+
+@dataclass
+class DecisionTap:
+    command: Sequence[str]
+    reached_kafka: set[str] = field(default_factory=set)
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    _proc: asyncio.subprocess.Process | None = None
+    _reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> DecisionTap:
+        self._proc = await asyncio.create_subprocess_exec(
+            *self.command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert self._proc.stdout is not None
+        try:
+            first = await asyncio.wait_for(self._proc.stdout.readline(), 60)
+        except TimeoutError:
+            first = b""
+        if json.loads(first or b"{}").get("kind") != "ready":
+            await self.__aexit__()
+            raise RuntimeError(f"the decision tap did not start ({' '.join(self.command)})")
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 10)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def _read(self) -> None:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        async for raw in self._proc.stdout:
+            self.take(json.loads(raw))
+
+    def take(self, line: dict[str, Any]) -> None:
+        ident = line.get("id")
+        if not isinstance(ident, str):
+            return
+        if line.get("kind") == "intent":
+            self.reached_kafka.add(ident)
+        elif line.get("kind") == "decision":
+            self.reached_kafka.add(ident)  # decided, so it was on an intent topic
+            when = line.get("decided_at")
+            decided = datetime.fromisoformat(when).timestamp() if when else line["ts"] / 1000
+            self.decisions[ident] = Decision(
+                decided,
+                str(line.get("decision")),
+                int(line.get("opinions") or 0),
+                tuple(line.get("guardrails") or ()),
+            )
+
+    async def drain(self, ids: set[str], timeout_s: float) -> None:
+        """Wait until every id in `ids` has a decision, or `timeout_s` passes."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout_s
+        while loop.time() < end and not ids <= self.decisions.keys():  # noqa: ASYNC110 - many events
+            await asyncio.sleep(0.1)

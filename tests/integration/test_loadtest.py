@@ -1,0 +1,131 @@
+"""The load-test machinery against real parts: an open-loop sender against a real HTTP server,
+the decision tap against real Tansu, and one step through the whole pipeline (gateway ->
+Kafka -> consensus engine -> five specialists) with every acknowledged intent accounted for.
+
+The Podman-specific parts (container names, kill/stop/start) run only against a deployed
+stack: `ansible-playbook playbooks/loadtest.yml` and `playbooks/chaos.yml`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from gateway_support import SECRET, running_consensus, running_gateway, wait_ready
+
+from neural_hive.devstack import BIN, Service, free_port, port_open, stop_process, wait_for
+from neural_hive.loadtest.stats import lost, step_summary
+from neural_hive.loadtest.tap import DecisionTap
+from neural_hive.loadtest.traffic import Traffic, load_texts, mint_token
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "nlu"
+
+
+def tap_command(bootstrap: str) -> list[str]:
+    return [sys.executable, "-m", "neural_hive.consensus.tap", "--bootstrap", bootstrap]
+
+
+@pytest.fixture
+def empty_route() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "uvicorn"), "neural_hive.loadtest.empty_app:app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"]
+    )  # fmt: skip
+    try:
+        wait_for(lambda: port_open(port), 30, "empty route")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+async def test_open_loop_sends_the_scheduled_count_and_times_each_answer(
+    empty_route: str,
+) -> None:
+    texts = load_texts(DATA, per_language=20)
+    assert {lang for lang, _ in texts} == {"pt", "en", "es"}
+    async with Traffic(empty_route, texts) as t:
+        start = time.monotonic()
+        samples = await t.run(rate=200, seconds=1.5)
+        took = time.monotonic() - start
+    assert len(samples) == 300
+    assert {s.status for s in samples} == {"200"}
+    assert all(0 < s.latency_ms < 5000 for s in samples)
+    # open loop: sending 300 at 200/s takes 1.5 s however fast the answers come
+    assert 1.4 < took < 5
+    step = step_summary("empty", 200, 1.5, samples, None)
+    assert step["sent"] == 300
+    assert step["status"] == {"200": 300}
+    assert 150 < step["achieved_rps"] < 250
+
+
+async def test_a_server_that_is_down_gives_errors_not_answers() -> None:
+    async with Traffic(f"http://127.0.0.1:{free_port()}", [("en", "hello")]) as t:
+        samples = await t.run(rate=50, seconds=0.4)
+    assert len(samples) == 20
+    assert {s.status for s in samples} == {"error"}
+    assert step_summary("down", 50, 0.4, samples, None)["latency_ms"]["p99"] is None
+
+
+async def test_the_tap_prints_only_what_arrives_after_it_started(bootstrap: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait("intentions.business", b'{"id": "before-the-tap"}')
+        async with DecisionTap(tap_command(bootstrap)) as tap:
+            await producer.send_and_wait("intentions.business", b'{"id": "after-1"}')
+            await producer.send_and_wait("intentions.technical", b"not json")
+            decision = {
+                "intent_id": "after-1",
+                "decision": "approve",
+                "decided_at": "2026-11-25T07:00:00.250000+00:00",
+                "quorum": {"received": 4},
+                "guardrails_triggered": ["confidence"],
+            }
+            await producer.send_and_wait("plans.consensus", json.dumps(decision).encode())
+            for _ in range(100):
+                if "after-1" in tap.decisions:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await producer.stop()
+    assert tap.reached_kafka == {"after-1"}
+    got = tap.decisions["after-1"]
+    assert (got.decision, got.opinions, got.guardrails) == ("approve", 4, ("confidence",))
+    assert got.decided_at == pytest.approx(1795590000.25)
+
+
+async def test_every_acknowledged_intent_reaches_kafka_and_a_five_opinion_decision(
+    nlu_model_dir: Path, bootstrap: str, redis_url: str, specialists: dict[str, Service]
+) -> None:
+    with (
+        running_consensus(bootstrap, redis_url, specialists, "loadtest"),
+        running_gateway(nlu_model_dir, bootstrap, redis_url) as gw,
+    ):
+        wait_ready(gw)
+        async with (
+            DecisionTap(tap_command(bootstrap)) as tap,
+            Traffic(gw.base, load_texts(DATA, per_language=30), mint_token(SECRET)) as t,
+        ):
+            samples = await t.run(rate=40, seconds=2)
+            acked = {s.intent_id for s in samples if s.status == "202"}
+            await tap.drain({s.intent_id for s in samples if s.intent_id}, 30)
+    step = step_summary("pipeline", 40, 2, samples, tap)
+    assert step["sent"] == 80
+    assert step["acked"] == len(acked) > 0
+    assert lost(samples, tap) == []
+    assert step["acked_not_in_kafka"] == 0
+    decided = step["decision_ms"]
+    assert decided["decided"] + step["routed_to_validation"] == len(acked)
+    assert decided["missing"] == 0
+    assert 0 < decided["p50"] <= decided["p99"] < 30_000
+    assert {tap.decisions[i].opinions for i in acked if i in tap.decisions} == {5}
