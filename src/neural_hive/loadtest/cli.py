@@ -102,9 +102,13 @@ async def run_load(args: argparse.Namespace, stack: Any, results: dict[str, Any]
     texts = load_texts(args.data)
     gateway = f"http://{stack.address('gateway-intencoes')}:8000"
     token = _token(args)
-    clips = voice_clips(texts) if args.voice_every > 0 else []
+    asr = await _asr_state(gateway)
+    clips = voice_clips(texts) if args.voice_every > 0 and asr == "ok" else []
     voice = Voice(clips, args.voice_every) if clips else None
     results["meta"] = started_meta("podman", gateway)
+    results["meta"]["voice"] = (
+        f"one intent every {args.voice_every:g} s" if voice else f"none (gateway ASR: {asr})"
+    )
     async with (
         DecisionTap(stack.tap_command()) as tap,
         Traffic(gateway, texts, token, voice=voice) as t,
@@ -156,6 +160,16 @@ def _token(args: argparse.Namespace) -> str | None:
     if not args.jwt_secret_file.is_file():
         raise SystemExit(f"no JWT secret at {args.jwt_secret_file}")
     return mint_token(args.jwt_secret_file.read_text().strip())
+
+
+async def _asr_state(gateway: str) -> str:
+    """The gateway's own word on speech: ok, or why voice intents would be refused."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s, s.get(f"{gateway}/ready") as r:
+        body = await r.json(content_type=None)
+    asr = body.get("checks", {}).get("asr", {})
+    return "ok" if asr.get("state") == "ok" else f"{asr.get('state')}: {asr.get('detail')}"
 
 
 async def _wait_http(url: str, timeout_s: float = 30) -> None:

@@ -146,6 +146,9 @@ def _meta_lines(results: Results) -> list[str]:
         f"Measured {_cell(meta.get('started_at'))} on {_cell(meta.get('host'))}, "
         f"{_fmt_int(meta.get('cpus'))} CPUs, Python {_cell(meta.get('python'))}; "
         f"target {_cell(meta.get('target'))}, gateway {_cell(meta.get('gateway'))}.",
+        "",
+        f"Voice intents: {_cell(meta.get('voice'))}. Chaos load: "
+        f"{_cell(meta.get('chaos_rate'))} intents/s.",
     ]
 
 
