@@ -140,6 +140,9 @@ class ConsensusEngine:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             session_timeout_ms=s.kafka_session_timeout_ms,
+            # Partitions added to a topic (or a topic recreated with more, as a broker without
+            # storage does on restart) are consumed within 5 s, not after Kafka's 5 minutes.
+            metadata_max_age_ms=5000,
             heartbeat_interval_ms=s.kafka_session_timeout_ms // 3,
         )
         try:

@@ -29,10 +29,25 @@ class Answer:
     latency_ms: float = 0.0
 
 
+# A specialist that restarts is back within a second: reconnect at most 1 s apart (gRPC's
+# default backoff grows to 120 s, which kept a restarted specialist out of the quorum for
+# 12 s under chaos), and resolve its name again at once (on Podman a replayed pod gets a new
+# address; gRPC's default waits 30 s between resolutions). grpc.min_reconnect_backoff_ms
+# stays at its default: it is also the handshake timeout, and a hung specialist must cost a
+# deadline, not a refused connection.
+CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.dns_min_time_between_resolutions_ms", 500),
+]
+
+
 class SpecialistPool:
     def __init__(self, addresses: dict[str, str], timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self._channels = {k: grpc.aio.insecure_channel(a) for k, a in addresses.items()}
+        self._channels = {
+            k: grpc.aio.insecure_channel(a, options=CHANNEL_OPTIONS) for k, a in addresses.items()
+        }
         self._stubs = {
             k: pb_grpc.SpecialistServiceStub(ch)  # type: ignore[no-untyped-call]
             for k, ch in self._channels.items()

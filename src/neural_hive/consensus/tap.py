@@ -57,6 +57,15 @@ def partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
     ]
 
 
+async def restart_behind(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+    """A partition whose log ends before our position started over (a broker without
+    persistent storage restarted): read it again from its first offset."""
+    ends = await consumer.end_offsets(sorted(assigned, key=str))
+    for tp, end in ends.items():
+        if await consumer.position(tp) > end:
+            consumer.seek(tp, 0)
+
+
 async def tap(bootstrap: str, stop: asyncio.Event, refresh_s: float = 1.0) -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -91,6 +100,8 @@ async def tap(bootstrap: str, stop: asyncio.Event, refresh_s: float = 1.0) -> No
                 continue
             try:
                 batch = await consumer.getmany(timeout_ms=int(refresh_s * 1000))
+                if not batch:
+                    await restart_behind(consumer, assigned)
             except KafkaError:
                 await asyncio.sleep(0.2)
                 continue

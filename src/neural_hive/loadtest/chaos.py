@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neural_hive.loadtest.load import DRAIN_S, progress_line
-from neural_hive.loadtest.podman import SPECIALISTS, PodmanStack
+from neural_hive.loadtest.podman import SPECIALISTS, PodmanStack, StackError
 from neural_hive.loadtest.stats import acknowledged, awaiting_decision, is_ok, lost, percentile
 from neural_hive.loadtest.tap import DecisionTap
 from neural_hive.loadtest.traffic import Sample, Traffic
@@ -31,38 +31,41 @@ FULL_QUORUM = len(SPECIALISTS)
 class Case:
     name: str
     fault: str  # what is done, as a sentence for the report
-    verb: str  # kill (the restart policy heals) or stop (healed by `podman start`)
+    verb: str  # crash (SIGKILL; the restart policy heals) or stop (healed by `podman start`)
     workloads: tuple[str, ...]
     hold_s: float = 0.0  # how long a stopped workload stays down
 
 
 CASES = (
-    Case("kill 1 specialist", "podman kill specialist-business", "kill", SPECIALISTS[:1]),
-    Case("kill 3 specialists", "podman kill 3 of 5 (quorum 3)", "kill", SPECIALISTS[:3]),
+    Case("kill 1 specialist", "SIGKILL specialist-business", "crash", SPECIALISTS[:1]),
+    Case("kill 3 specialists", "SIGKILL 3 of 5 (quorum 3)", "crash", SPECIALISTS[:3]),
     Case("stop and restart the broker", "podman stop kafka; 5 s; start", "stop", ("kafka",), 5.0),
     Case("stop and restart Redis", "podman stop redis; 5 s; podman start", "stop", ("redis",), 5.0),
-    Case("kill the gateway", "podman kill gateway-intencoes", "kill", ("gateway-intencoes",)),
+    Case("kill the gateway", "SIGKILL gateway-intencoes", "crash", ("gateway-intencoes",)),
 )  # fmt: skip
 
 
-async def wait_running(stack: PodmanStack, workloads: Sequence[str], timeout_s: float) -> float:
-    """Seconds until every workload's container runs again (after a kill)."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if all(stack.running(w) for w in workloads):
-            break
-        await asyncio.sleep(0.1)
-    return time.monotonic() - start
+async def wait_restarted(stack: PodmanStack, killed: dict[str, int], timeout_s: float) -> None:
+    """Until every crashed workload runs again as a new process (its restart policy)."""
+    end = time.monotonic() + timeout_s
+    while True:  # podman inspect in a thread: the sender shares this event loop
+        now = {w: await asyncio.to_thread(stack.pid, w) for w in killed}
+        down = [w for w, pid in killed.items() if now[w] in (0, pid)]
+        if not down:
+            return
+        if time.monotonic() > end:
+            raise StackError(f"not restarted within {timeout_s:g} s: {', '.join(down)}")
+        await asyncio.sleep(0.05)
 
 
 async def inject(stack: PodmanStack, case: Case) -> tuple[float, float]:
     """Apply the fault; return its (start, end) on the wall clock."""
     begin = time.time()
-    await stack.act(case.verb, *case.workloads)
-    if case.verb == "kill":
-        await asyncio.sleep(0.2)  # podman notices the exit and starts the container again
-        await wait_running(stack, case.workloads, 60)
+    if case.verb == "crash":
+        killed = await asyncio.to_thread(stack.crash, *case.workloads)
+        await wait_restarted(stack, killed, 60)
     else:
+        await stack.act("stop", *case.workloads)
         await asyncio.sleep(case.hold_s)
         await stack.act("start", *case.workloads)
     return begin, time.time()
@@ -100,6 +103,8 @@ def summarize_case(
     acked = acknowledged(samples)
     waiting = awaiting_decision(samples)
     decided = {i: tap.decisions[i] for i in waiting if i in tap.decisions}
+    missing = set(lost(samples, tap)) | (waiting - decided.keys())
+    missing_sent = [s.sent_at - t0 for s in acked if s.intent_id in missing]
     return {
         "case": case.name,
         "fault": case.fault,
@@ -111,6 +116,10 @@ def summarize_case(
         "acked": len(acked),
         "acked_not_in_kafka": len(lost(samples, tap)),
         "lost_ids": lost(samples, tap)[:10],
+        # when the lost or undecided intents were sent (s from the case's start)
+        "missing_sent_s": [round(min(missing_sent), 2), round(max(missing_sent), 2)]
+        if missing_sent
+        else None,
         "decided": len(decided),
         "acked_undecided": len(waiting) - len(decided),
         "reduced_quorum": sum(1 for d in decided.values() if d.opinions < FULL_QUORUM),

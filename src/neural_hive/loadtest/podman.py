@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 from dataclasses import dataclass
 
@@ -62,12 +64,27 @@ class PodmanStack:
             "python", "-m", "neural_hive.consensus.tap",
         ]  # fmt: skip
 
-    def running(self, workload: str) -> bool:
-        state = _podman("inspect", "--format", "{{.State.Status}}", self.container(workload))
-        return state.strip() == "running"
+    def pid(self, workload: str) -> int:
+        """The container's main process on this machine; 0 when it does not run."""
+        state = _podman(
+            "inspect", "--format", "{{.State.Status}} {{.State.Pid}}", self.container(workload)
+        )
+        status, pid = state.split()
+        return int(pid) if status == "running" else 0
+
+    def crash(self, *workloads: str) -> dict[str, int]:
+        """SIGKILL each workload's process from outside, as the OOM killer or a crash would:
+        unlike `podman kill` (a stop by the user), this leaves the restart policy to act.
+        Returns the killed pids."""
+        pids = {w: self.pid(w) for w in workloads}
+        for w, pid in pids.items():
+            if pid <= 0:
+                raise StackError(f"{w} does not run: nothing to crash")
+            os.kill(pid, signal.SIGKILL)
+        return pids
 
     async def act(self, verb: str, *workloads: str) -> None:
-        """`podman kill|stop|start` the workloads' containers (kill: podman restarts them)."""
+        """`podman stop|start` the workloads' containers."""
         names = [self.container(w) for w in workloads]
         args = [verb, *(["--time", "2"] if verb == "stop" else []), *names]
         proc = await asyncio.create_subprocess_exec(
