@@ -117,6 +117,7 @@ def create_app(
         dedup_ttl_s=settings.dedup_ttl_s,
         intent_ttl_s=settings.intent_ttl_s,
         nlu_ttl_s=settings.nlu_cache_ttl_s,
+        max_connections=settings.redis_max_connections,
     )
     publisher = Publisher(
         settings.kafka_bootstrap_servers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -33,6 +34,8 @@ class Publisher:
         self.partitions = partitions
         self.max_record_bytes = max_record_bytes
         self._producer: AIOKafkaProducer | None = None
+        self._topics_ok = False
+        self._topics_lock = asyncio.Lock()
         self.last_error: str | None = "not connected yet"
 
     @property
@@ -47,9 +50,7 @@ class Publisher:
             self.bootstrap, idempotence=self.idempotence, client_id="gateway-intencoes"
         )
         try:
-            if self.create_topics:
-                topics = [*INTENT_TOPICS, VALIDATION_TOPIC, *map(dlq_topic, INTENT_TOPICS)]
-                await ensure_topics(self.bootstrap, topics, self.partitions)
+            await self._ensure_topics()
             await producer.start()
         except KafkaError as exc:
             await producer.stop()
@@ -58,6 +59,18 @@ class Publisher:
         self._producer, self.last_error = producer, None
         return True
 
+    async def _ensure_topics(self) -> None:
+        """Create the topics (ours, with our partition count) unless done since the last
+        failure: a broker that comes back without its storage (Tansu in memory) has none,
+        and the topics its auto-creation makes fail for some records."""
+        if self._topics_ok or not self.create_topics:
+            return
+        async with self._topics_lock:  # one admin client for all the waiting requests
+            if not self._topics_ok:
+                topics = [*INTENT_TOPICS, VALIDATION_TOPIC, *map(dlq_topic, INTENT_TOPICS)]
+                await ensure_topics(self.bootstrap, topics, self.partitions)
+                self._topics_ok = True
+
     async def publish(
         self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
     ) -> None:
@@ -65,8 +78,10 @@ class Publisher:
             raise BrokerUnavailable(self.last_error or "broker unavailable")
         assert self._producer is not None
         try:
+            await self._ensure_topics()
             await self._producer.send_and_wait(topic, value, key=key, headers=headers)
         except KafkaError as exc:
+            self._topics_ok = False
             self.last_error = f"publish failed: {exc}"
             log.warning("publish failed", extra={"fields": {"topic": topic, "error": str(exc)}})
             raise BrokerUnavailable(self.last_error) from exc

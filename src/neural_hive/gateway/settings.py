@@ -39,6 +39,7 @@ class GatewaySettings(BaseSettings):
     dedup_ttl_s: int = Field(default=86_400, ge=1)
     intent_ttl_s: int = Field(default=86_400, ge=60)
     nlu_cache_ttl_s: int = Field(default=3_600, ge=0)
+    redis_max_connections: int = Field(default=256, ge=1)
 
     nlu_model_path: Path = Path("/opt/neural-hive/models/nlu")
     validation_threshold: float = Field(default=0.6, ge=0, le=1)

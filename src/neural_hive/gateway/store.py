@@ -34,10 +34,27 @@ def nlu_key(lang: str | None, text: str) -> str:
 
 
 class IntentStore:
-    def __init__(self, url: str, *, dedup_ttl_s: int, intent_ttl_s: int, nlu_ttl_s: int) -> None:
-        self.redis: aioredis.Redis = aioredis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
+    def __init__(
+        self,
+        url: str,
+        *,
+        dedup_ttl_s: int,
+        intent_ttl_s: int,
+        nlu_ttl_s: int,
+        max_connections: int = 256,
+    ) -> None:
+        # A burst (requests that waited on a slow broker all releasing their claims at once)
+        # waits up to 0.5 s for a connection instead of failing at once: a failed release
+        # would leave a claim that answers the client's retry with duplicate_detected.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=0.5,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            decode_responses=True,
         )
+        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self.dedup_ttl_s, self.intent_ttl_s, self.nlu_ttl_s = dedup_ttl_s, intent_ttl_s, nlu_ttl_s
         self.last_error: str | None = None
         self._release = self.redis.register_script(_COMPARE_AND_DELETE)
@@ -117,4 +134,4 @@ class IntentStore:
         return {str(k): json.loads(v) for k, v in fields.items()}
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
