@@ -30,8 +30,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("kafka_topics")]
 DATA = Path(__file__).resolve().parents[2] / "data" / "nlu"
 
 
-def tap_command(bootstrap: str) -> list[str]:
-    return [sys.executable, "-m", "neural_hive.consensus.tap", "--bootstrap", bootstrap]
+def tap_command(bootstrap: str, group: str = "no-such-group") -> list[str]:
+    return [
+        sys.executable, "-m", "neural_hive.consensus.tap", "--bootstrap", bootstrap,
+        "--group", group,
+    ]  # fmt: skip
 
 
 @pytest.fixture
@@ -93,7 +96,7 @@ async def test_the_tap_prints_only_what_arrives_after_it_started(bootstrap: str)
             }
             await producer.send_and_wait("plans.consensus", json.dumps(decision).encode())
             for _ in range(100):
-                if "after-1" in tap.decisions:
+                if "after-1" in tap.decisions and tap.lag:
                     break
                 await asyncio.sleep(0.05)
     finally:
@@ -102,6 +105,9 @@ async def test_the_tap_prints_only_what_arrives_after_it_started(bootstrap: str)
     got = tap.decisions["after-1"]
     assert (got.decision, got.opinions, got.guardrails) == ("approve", 4, ("confidence",))
     assert got.decided_at == pytest.approx(1795590000.25)
+    # a group that never committed lags by every record on the intent topics
+    assert tap.lag is not None
+    assert tap.lag >= 3
 
 
 async def test_every_acknowledged_intent_reaches_kafka_and_a_five_opinion_decision(
@@ -113,12 +119,17 @@ async def test_every_acknowledged_intent_reaches_kafka_and_a_five_opinion_decisi
     ):
         wait_ready(gw)
         async with (
-            DecisionTap(tap_command(bootstrap)) as tap,
+            DecisionTap(tap_command(bootstrap, "loadtest")) as tap,
             Traffic(gw.base, load_texts(DATA, per_language=30), mint_token(SECRET)) as t,
         ):
             samples = await t.run(rate=40, seconds=2)
             acked = {s.intent_id for s in samples if s.status == "202"}
             await tap.drain({s.intent_id for s in samples if s.intent_id}, 30)
+            for _ in range(50):  # the engine commits after each batch; the tap reports it
+                if tap.lag == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert tap.lag == 0
     step = step_summary("pipeline", 40, 2, samples, tap)
     assert step["sent"] == 80
     assert step["acked"] == len(acked) > 0

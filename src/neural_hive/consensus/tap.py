@@ -4,7 +4,8 @@ The load and chaos tests (`neural-hive-loadtest`) run it inside the consensus en
 container, where the cluster's Kafka names resolve, and read its stdout while they send
 intents. A line says that an intent reached Kafka (`{"kind": "intent", ...}`, from
 `intentions.*`) or that a decision was published (`{"kind": "decision", ...}`, from
-`plans.consensus`), with the record's broker timestamp and the fields the reports need.
+`plans.consensus`), with the record's broker timestamp and the fields the reports need,
+and about once a second the consensus engine's lag (`{"kind": "lag", "lag": N}`).
 It starts at the end of every partition: only what arrives after it starts is printed.
 It reads without a consumer group, so it never takes records from the consensus engine,
 and it keeps going across broker restarts (a partition that starts over is read from 0).
@@ -21,6 +22,7 @@ import sys
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from neural_hive.common.contracts import DECISION_TOPIC, INTENT_TOPICS, VALIDATION_TOPIC
@@ -66,7 +68,24 @@ async def restart_behind(consumer: AIOKafkaConsumer, assigned: set[TopicPartitio
             consumer.seek(tp, 0)
 
 
-async def tap(bootstrap: str, stop: asyncio.Event, refresh_s: float = 1.0) -> None:
+async def group_lag(
+    admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str
+) -> int | None:
+    """Records on the intent topics that the consensus engine's group has not committed."""
+    tps = [
+        TopicPartition(t, p) for t in INTENT_TOPICS for p in consumer.partitions_for_topic(t) or ()
+    ]
+    if not tps:
+        return None
+    committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+    ends = await consumer.end_offsets(tps)
+    done = {tp: meta.offset for tp, meta in committed.items() if meta is not None}
+    return int(sum(max(0, end - max(done.get(tp, 0), 0)) for tp, end in ends.items()))
+
+
+async def tap(
+    bootstrap: str, stop: asyncio.Event, group: str | None = None, refresh_s: float = 1.0
+) -> None:
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         client_id="neural-hive-tap",
@@ -76,9 +95,13 @@ async def tap(bootstrap: str, stop: asyncio.Event, refresh_s: float = 1.0) -> No
         fetch_max_wait_ms=50,
     )
     await consumer.start()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="neural-hive-tap")
+    if group:
+        await admin.start()
     try:
         assigned: set[TopicPartition] = set()
         announced = False
+        next_lag = 0.0
         while not stop.is_set():
             # Topics appear (or come back after a broker restart) while we run.
             with contextlib.suppress(KafkaError):
@@ -108,9 +131,17 @@ async def tap(bootstrap: str, stop: asyncio.Event, refresh_s: float = 1.0) -> No
             for records in batch.values():
                 for record in records:
                     sys.stdout.write(json.dumps(summarize(record)) + "\n")
+            loop = asyncio.get_running_loop()
+            if group and loop.time() >= next_lag:  # the engine's backlog, once a second
+                next_lag = loop.time() + refresh_s
+                with contextlib.suppress(KafkaError):
+                    lag = await group_lag(admin, consumer, group)
+                    sys.stdout.write(json.dumps({"kind": "lag", "lag": lag}) + "\n")
             sys.stdout.flush()
     finally:
         await consumer.stop()
+        if group:
+            await admin.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,10 +150,16 @@ def main(argv: list[str] | None = None) -> None:
         "--bootstrap",
         help="Kafka bootstrap servers (default: NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS)",
     )
+    p.add_argument(
+        "--group",
+        help="also print the lag of this consumer group (default: NEURAL_HIVE_CONSUMER_GROUP)",
+    )
     args = p.parse_args(argv)
     from neural_hive.consensus.settings import ConsensusSettings
 
-    bootstrap = args.bootstrap or ConsensusSettings().kafka_bootstrap_servers
+    settings = ConsensusSettings()
+    bootstrap = args.bootstrap or settings.kafka_bootstrap_servers
+    group = args.group or settings.consumer_group
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -131,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
             loop.add_signal_handler(sig, stop.set)
         # stdin closed (the reader went away) also ends the tap.
         loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.read(1) else None)
-        await tap(bootstrap, stop)
+        await tap(bootstrap, stop, group)
 
     asyncio.run(run())
 

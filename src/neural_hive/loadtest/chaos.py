@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neural_hive.loadtest.load import DRAIN_S, progress_line
+from neural_hive.loadtest.load import DRAIN_S, progress_line, wait_quiet
 from neural_hive.loadtest.podman import SPECIALISTS, PodmanStack, StackError
 from neural_hive.loadtest.stats import acknowledged, awaiting_decision, is_ok, lost, percentile
 from neural_hive.loadtest.tap import DecisionTap
@@ -81,12 +81,17 @@ async def run_case(
     after_s: float = 20.0,
 ) -> dict[str, Any]:
     seconds = before_s + after_s
+    await wait_quiet(traffic, tap)
     load = asyncio.create_task(traffic.run(rate, seconds, progress_line(case.name, rate, seconds)))
     t0 = time.time()
     await asyncio.sleep(before_s)
     fault_at, fault_end = await inject(stack, case)
     samples = await load
-    await tap.drain(awaiting_decision(samples), DRAIN_S)
+    await tap.drain(
+        awaiting_decision(samples),
+        DRAIN_S,
+        seen={s.intent_id for s in acknowledged(samples) if s.intent_id},
+    )
     print(flush=True)
     return summarize_case(case, samples, tap, t0, fault_at, fault_end)
 

@@ -10,6 +10,7 @@ what counts as a failure.
       "cases": int,                     # requests that were sent
       "by_status": {"2xx": int, "3xx": int, "4xx": int, "5xx": int, "no_response": int},
       "retry_later": int,               # 503 with Retry-After: documented, not a failure
+      "not_installed": int,             # 503 from a route whose feature is not installed
       "failures": int,                  # every other 5xx and every request with no answer
       "server_errors": [                # the first 10 failures
         {"mode": "positive"|"negative", "method": str, "path": str, "status": int | None,
@@ -47,7 +48,7 @@ import asyncio
 import json
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import grpc
@@ -69,11 +70,18 @@ EVALUATE_METHOD = f"/{SPECIALIST_SERVICE}/EvaluatePlan"
 # --- the gateway ----------------------------------------------------------------------
 
 
-def fuzz_gateway(base_url: str, token: str | None, max_examples: int = 40) -> dict[str, Any]:
+def fuzz_gateway(
+    base_url: str,
+    token: str | None,
+    max_examples: int = 40,
+    not_installed: Collection[str] = (),
+) -> dict[str, Any]:
     """Every operation of ``{base_url}/openapi.json``, valid input then invalid input.
 
     A 5xx is a failure except a 503 that carries ``Retry-After`` (the gateway's documented
-    "try later"); a request that gets no answer at all is a failure too.
+    "try later") and a 503 from a path in `not_installed`, a feature the gateway's /ready
+    reports as not installed (the voice route without a Whisper model); a request that
+    gets no answer at all is a failure too.
     """
     import schemathesis
     from hypothesis import HealthCheck, Verbosity, given, settings
@@ -93,6 +101,7 @@ def fuzz_gateway(base_url: str, token: str | None, max_examples: int = 40) -> di
         "cases": 0,
         "by_status": by_status,
         "retry_later": 0,
+        "not_installed": 0,
         "failures": 0,
         "server_errors": [],
         "operations": [],
@@ -125,6 +134,8 @@ def fuzz_gateway(base_url: str, token: str | None, max_examples: int = 40) -> di
         by_status[f"{status // 100}xx"] += 1
         if status == 503 and "retry-after" in {k.lower() for k in response.headers}:
             report["retry_later"] += 1
+        elif status == 503 and case.path in not_installed:
+            report["not_installed"] += 1
         elif status >= 500:
             record_failure(mode, case, status, response.content.decode(errors="replace"))
 

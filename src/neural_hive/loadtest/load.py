@@ -11,7 +11,8 @@ from neural_hive.loadtest.stats import awaiting_decision, is_ok, step_summary
 from neural_hive.loadtest.tap import DecisionTap
 from neural_hive.loadtest.traffic import Sample, Traffic
 
-DRAIN_S = 15.0
+DRAIN_S = 30.0
+QUIET_S = 300.0
 
 
 def progress_line(label: str, rate: float, seconds: float) -> Any:
@@ -41,13 +42,45 @@ async def run_steps(
 
     steps = []
     for rate in rates:
+        if tap is not None:
+            await wait_quiet(traffic, tap)
         samples = await traffic.run(rate, seconds, progress_line(label, rate, seconds))
         if tap is not None:
-            await tap.drain(awaiting_decision(samples), DRAIN_S)
+            await tap.drain(awaiting_decision(samples), DRAIN_S, seen=acked_ids(samples))
         steps.append(step_summary(f"{label} {rate:g}/s", rate, seconds, samples, tap))
         sys.stderr.write("\n")
         await asyncio.sleep(pause_s)  # let queues empty before the next step
     return steps
+
+
+def acked_ids(samples: list[Sample]) -> set[str]:
+    return {s.intent_id for s in samples if is_ok(s) and s.intent_id}
+
+
+async def wait_quiet(traffic: Traffic, tap: DecisionTap, timeout_s: float = QUIET_S) -> float:
+    """Until the consensus engine has worked off what an earlier step or case left queued
+    (its group's lag, from the tap, under 20) and a probe intent is decided within 2 s: a
+    run that starts behind measures the backlog. Returns the seconds waited."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    while loop.time() - start < timeout_s:
+        if tap.lag is None or tap.lag >= 20:
+            await asyncio.sleep(1)
+            if tap.lag is not None and tap.lag >= 20:
+                sys.stderr.write(f"\rwaiting for the consensus engine's lag: {tap.lag} intents")
+                continue
+        probe = await traffic.run(5, 1)
+        ids = awaiting_decision(probe)
+        await tap.drain(ids, 2.0)
+        if ids and ids <= tap.decisions.keys():
+            return loop.time() - start
+        sys.stderr.write(
+            f"\rwaiting for the consensus engine's backlog: {loop.time() - start:.0f} s"
+        )
+    sys.stderr.write("\n")
+    return loop.time() - start
 
 
 def started_meta(target: str, gateway: str) -> dict[str, Any]:

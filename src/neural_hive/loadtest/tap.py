@@ -29,6 +29,7 @@ class DecisionTap:
     command: Sequence[str]
     reached_kafka: set[str] = field(default_factory=set)
     decisions: dict[str, Decision] = field(default_factory=dict)
+    lag: int | None = None  # the consensus engine's uncommitted intents, when the tap says
     _proc: asyncio.subprocess.Process | None = None
     _reader: asyncio.Task[None] | None = None
 
@@ -72,6 +73,9 @@ class DecisionTap:
             self.take(json.loads(raw))
 
     def take(self, line: dict[str, Any]) -> None:
+        if line.get("kind") == "lag":
+            self.lag = line.get("lag")
+            return
         ident = line.get("id")
         if not isinstance(ident, str):
             return
@@ -88,9 +92,14 @@ class DecisionTap:
                 tuple(line.get("guardrails") or ()),
             )
 
-    async def drain(self, ids: set[str], timeout_s: float) -> None:
-        """Wait until every id in `ids` has a decision, or `timeout_s` passes."""
+    async def drain(self, ids: set[str], timeout_s: float, seen: set[str] | None = None) -> None:
+        """Wait until every id in `ids` has a decision and the tap has read every id in
+        `seen` (so a tap that is merely behind does not count an intent lost), or until
+        `timeout_s` passes."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout_s
-        while loop.time() < end and not ids <= self.decisions.keys():  # noqa: ASYNC110 - many events
+        seen = seen or set()
+        while loop.time() < end and not (  # noqa: ASYNC110 - many events
+            ids <= self.decisions.keys() and seen <= self.reached_kafka
+        ):
             await asyncio.sleep(0.1)
