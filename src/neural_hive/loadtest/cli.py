@@ -95,7 +95,7 @@ def voice_clips(texts: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
 
 
 async def run_load(args: argparse.Namespace, stack: Any, results: dict[str, Any]) -> None:
-    from neural_hive.loadtest.load import run_steps, started_meta
+    from neural_hive.loadtest.load import run_steps, started_meta, wait_quiet
     from neural_hive.loadtest.tap import DecisionTap
     from neural_hive.loadtest.traffic import Traffic, Voice, load_texts
 
@@ -114,6 +114,7 @@ async def run_load(args: argparse.Namespace, stack: Any, results: dict[str, Any]
         Traffic(gateway, texts, token, voice=voice) as t,
     ):
         results["steps"] = await run_steps(t, args.rates, args.seconds, tap, "gateway")
+        await wait_quiet(t, tap)  # the baseline must not share the CPUs with a backlog
     if not args.no_baseline:
         url = stack.start_baseline(stack.image("gateway-intencoes"))
         try:
