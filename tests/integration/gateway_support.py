@@ -91,6 +91,17 @@ def babbling_asr_env(directory: Path, max_tokens: int) -> dict[str, str]:
 
 
 @contextmanager
+def deployed_gateway(
+    directory: Path, model: Path, bootstrap: str, redis_url: str
+) -> Iterator[Gateway]:
+    """The gateway as deployed, once ready: auth on, an NLU model, a tiny random ASR model."""
+    asr = babbling_asr_env(directory, max_tokens=8)
+    with running_gateway(model, bootstrap, redis_url, **asr) as gw:
+        wait_ready(gw)
+        yield gw
+
+
+@contextmanager
 def running_consensus(
     bootstrap: str, redis_url: str, specialists: dict[str, Service], group: str, **env: str
 ) -> Iterator[subprocess.Popen[bytes]]:

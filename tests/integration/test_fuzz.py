@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_support import Gateway, babbling_asr_env, running_gateway, token, wait_ready
+from gateway_support import Gateway, deployed_gateway, token
 
 from neural_hive.devstack import spawn_specialist, wait_specialist
 from neural_hive.loadtest.fuzz import PLAN_KINDS, fuzz_gateway, fuzz_specialists
@@ -63,10 +63,9 @@ def test_every_bad_input_gets_invalid_argument_and_the_specialist_keeps_serving(
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, nlu_model_dir: Path, bootstrap: str, redis_url: str
 ) -> Iterator[Gateway]:
-    """The gateway as deployed (as in test_gateway): auth on, NLU, a tiny random ASR model."""
-    asr = babbling_asr_env(tmp_path_factory.mktemp("asr"), max_tokens=8)
-    with running_gateway(nlu_model_dir, bootstrap, redis_url, **asr) as gw:
-        wait_ready(gw)
+    with deployed_gateway(
+        tmp_path_factory.mktemp("asr"), nlu_model_dir, bootstrap, redis_url
+    ) as gw:
         yield gw
 
 

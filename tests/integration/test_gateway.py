@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import SECRET, Gateway, babbling_asr_env, running_gateway, token, wait_ready
+from gateway_support import SECRET, Gateway, deployed_gateway, running_gateway, token, wait_ready
 
 from neural_hive.devstack import free_port
 
@@ -32,10 +32,9 @@ SAMPLES = {
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, nlu_model_dir: Path, bootstrap: str, redis_url: str
 ) -> Iterator[Gateway]:
-    """The gateway as deployed: auth on, an NLU model, and a (tiny, random) ASR model."""
-    asr = babbling_asr_env(tmp_path_factory.mktemp("asr"), max_tokens=8)
-    with running_gateway(nlu_model_dir, bootstrap, redis_url, **asr) as gw:
-        wait_ready(gw)
+    with deployed_gateway(
+        tmp_path_factory.mktemp("asr"), nlu_model_dir, bootstrap, redis_url
+    ) as gw:
         yield gw
 
 

@@ -90,34 +90,30 @@ class Traffic:
         if self._session is not None:
             await self._session.close()
 
-    async def _send(self, i: int, out: list[Sample]) -> None:
+    async def _post(self, kind: str, path: str, out: list[Sample], **body: Any) -> None:
+        """One request, timed from the moment it leaves; its Sample goes to `out`."""
         assert self._session is not None
-        lang, text = self.texts[i % len(self.texts)]
-        body = {"text": text, "language": lang, "correlation_id": f"lt-{uuid.uuid4().hex}"}
         sent, t0 = time.time(), time.perf_counter()
         try:
-            async with self._session.post(f"{self.base_url}/intentions", json=body) as r:
+            async with self._session.post(f"{self.base_url}{path}", **body) as r:
                 answer = await r.json(content_type=None) if r.status < 300 else None
                 status = str(r.status)
         except (aiohttp.ClientError, TimeoutError, ValueError):
             answer, status = None, "error"
-        out.append(_sample(sent, t0, status, "text", answer))
+        out.append(_sample(sent, t0, status, kind, answer))
+
+    async def _send(self, i: int, out: list[Sample]) -> None:
+        lang, text = self.texts[i % len(self.texts)]
+        body = {"text": text, "language": lang, "correlation_id": f"lt-{uuid.uuid4().hex}"}
+        await self._post("text", "/intentions", out, json=body)
 
     async def _send_voice(self, clip: tuple[str, bytes], out: list[Sample]) -> None:
-        assert self._session is not None
         lang, audio = clip
         form = aiohttp.FormData()
         form.add_field("audio", audio, filename="intent.wav", content_type="audio/wav")
         form.add_field("language", lang)
         form.add_field("correlation_id", f"lt-voice-{uuid.uuid4().hex}")
-        sent, t0 = time.time(), time.perf_counter()
-        try:
-            async with self._session.post(f"{self.base_url}/intentions/voice", data=form) as r:
-                answer = await r.json(content_type=None) if r.status < 300 else None
-                status = str(r.status)
-        except (aiohttp.ClientError, TimeoutError, ValueError):
-            answer, status = None, "error"
-        out.append(_sample(sent, t0, status, "voice", answer))
+        await self._post("voice", "/intentions/voice", out, data=form)
 
     async def run(
         self,
