@@ -8,12 +8,11 @@ process.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from gateway_support import Gateway, deployed_gateway, token
+from gateway_support import Gateway, token
 
 from neural_hive.devstack import spawn_specialist, wait_specialist
 from neural_hive.loadtest.fuzz import PLAN_KINDS, fuzz_gateway, fuzz_specialists
@@ -57,16 +56,6 @@ def test_every_bad_input_gets_invalid_argument_and_the_specialist_keeps_serving(
         assert r["by_code"] == {"INVALID_ARGUMENT": CASES}, (name, r["unexpected"])
         assert r["unexpected_count"] == 0
         assert r["unexpected"] == []
-
-
-@pytest.fixture(scope="module")
-def gateway(
-    tmp_path_factory: pytest.TempPathFactory, nlu_model_dir: Path, bootstrap: str, redis_url: str
-) -> Iterator[Gateway]:
-    with deployed_gateway(
-        tmp_path_factory.mktemp("asr"), nlu_model_dir, bootstrap, redis_url
-    ) as gw:
-        yield gw
 
 
 @pytest.mark.usefixtures("kafka_topics")

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_support import SECRET, Gateway, deployed_gateway, running_gateway, token, wait_ready
+from gateway_support import SECRET, Gateway, running_gateway, token, wait_ready
 
 from neural_hive.devstack import free_port
 
@@ -26,16 +26,6 @@ SAMPLES = {
         "SECURITY",
     ),
 }
-
-
-@pytest.fixture(scope="module")
-def gateway(
-    tmp_path_factory: pytest.TempPathFactory, nlu_model_dir: Path, bootstrap: str, redis_url: str
-) -> Iterator[Gateway]:
-    with deployed_gateway(
-        tmp_path_factory.mktemp("asr"), nlu_model_dir, bootstrap, redis_url
-    ) as gw:
-        yield gw
 
 
 def post(gw: Gateway, body: Any, **kw: Any) -> httpx.Response:
