@@ -105,8 +105,9 @@ def deployed_gateway(
 def running_consensus(
     bootstrap: str, redis_url: str, specialists: dict[str, Service], group: str, **env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """The `neural-hive-consensus` console script on a free port, once /ready says 200."""
-    port = free_port()
+    """The `neural-hive-consensus` console script on a free port (or NEURAL_HIVE_HTTP_PORT
+    of `env`), once /ready says 200."""
+    port = int(env.get("NEURAL_HIVE_HTTP_PORT") or free_port())
     full_env = {
         **os.environ,
         "NEURAL_HIVE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,

@@ -37,8 +37,18 @@ INTENT_TOPICS = tuple(intent_topic(d) for d in Domain)
 
 
 def intent_key(intent_id: str) -> str:
-    """Redis hash holding an intent's `envelope` and, once decided, its `decision`."""
+    """Redis hash holding an intent's `envelope` and `topic` and, once decided, its `decision`."""
     return f"intent:{intent_id}"
+
+
+# Redis sorted set of the acknowledged intents that await a decision, scored by when they were
+# last published (ms since the epoch). The gateway adds an intent after the broker's ack, the
+# consensus engine removes it with its decision, and the gateway publishes again what stays
+# too long: a broker that lost acknowledged records (one without storage that restarted) does
+# not lose the intent with them.
+PENDING_KEY = "intents:pending"
+# Header on an intent published again from Redis: how many times it was (b"1", b"2", ...).
+REDELIVERY_HEADER = "redelivery"
 
 
 class Entity(BaseModel):

@@ -24,7 +24,13 @@ from aiokafka.errors import KafkaError
 from google.protobuf.json_format import MessageToDict
 from pydantic import ValidationError
 
-from neural_hive.common.contracts import IntentEnvelope, dlq_topic, intent_key
+from neural_hive.common.contracts import (
+    PENDING_KEY,
+    REDELIVERY_HEADER,
+    IntentEnvelope,
+    dlq_topic,
+    intent_key,
+)
 from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
 from neural_hive.common.kafka import ensure_topics, make_producer
 from neural_hive.consensus.aggregator import Outcome, Policy, Vote, aggregate
@@ -241,6 +247,9 @@ class ConsensusEngine:
         except BadRecord as exc:
             await self.dead_letter(record, exc)
             return
+        if any(k == REDELIVERY_HEADER for k, _ in record.headers) and await self.decided(env.id):
+            self.metrics.repeats_skipped.inc()  # published again while its first was waiting
+            return
         decision = await self.decide(env)
         decision["intent_to_decision_ms"] = max(0, int(time.time() * 1000) - record.timestamp)
         body = json.dumps(decision, separators=(",", ":")).encode()
@@ -347,12 +356,22 @@ class ConsensusEngine:
             "processing_time_ms": round(elapsed_ms, 2),
         }
 
+    async def decided(self, intent_id: str) -> bool:
+        """Whether a decision for this intent is recorded; False when Redis cannot say (a
+        repeated decision keeps its id, so deciding again is harmless)."""
+        try:
+            return bool(await self.redis.hexists(intent_key(intent_id), "decision"))
+        except (aioredis.RedisError, OSError):
+            return False
+
     async def record_decision(self, intent_id: str, body: bytes) -> None:
+        """Cache the decision with the intent and end the gateway's wait for it."""
         key = intent_key(intent_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, "decision", body)
                 pipe.expire(key, self.settings.decision_ttl_s)
+                pipe.zrem(PENDING_KEY, intent_id)
                 await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
             # The decision is already on plans.consensus; Redis is its read cache.

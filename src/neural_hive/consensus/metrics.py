@@ -31,6 +31,11 @@ class ConsensusMetrics:
             ["specialist_type", "code"],
             registry=r,
         )
+        self.repeats_skipped = Counter(
+            "neural_hive_consensus_repeats_skipped",
+            "Redelivered intents not decided again (a decision was already recorded)",
+            registry=r,
+        )
         self.redis_failures = Counter(
             "neural_hive_consensus_redis_failures", "Decisions not written to Redis", registry=r
         )

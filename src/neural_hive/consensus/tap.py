@@ -3,7 +3,8 @@
 The load and chaos tests (`neural-hive-loadtest`) run it inside the consensus engine's
 container, where the cluster's Kafka names resolve, and read its stdout while they send
 intents. A line says that an intent reached Kafka (`{"kind": "intent", ...}`, from
-`intentions.*`) or that a decision was published (`{"kind": "decision", ...}`, from
+`intentions.*`, with `"redelivery": N` when the gateway published it again) or that a
+decision was published (`{"kind": "decision", ...}`, from
 `plans.consensus`), with the record's broker timestamp and the fields the reports need,
 and about once a second the consensus engine's lag (`{"kind": "lag", "lag": N}`).
 It starts at the end of every partition: only what arrives after it starts is printed.
@@ -25,7 +26,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from neural_hive.common.contracts import DECISION_TOPIC, INTENT_TOPICS, VALIDATION_TOPIC
+from neural_hive.common.contracts import (
+    DECISION_TOPIC,
+    INTENT_TOPICS,
+    REDELIVERY_HEADER,
+    VALIDATION_TOPIC,
+)
 
 TOPICS = (*INTENT_TOPICS, VALIDATION_TOPIC, DECISION_TOPIC)
 
@@ -48,7 +54,11 @@ def summarize(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
             "opinions": quorum.get("received"),
             "guardrails": body.get("guardrails_triggered", []),
         }
-    return {**line, "kind": "intent", "id": body.get("id")}
+    intent = {**line, "kind": "intent", "id": body.get("id")}
+    for key, value in record.headers:
+        if key == REDELIVERY_HEADER:  # the gateway published it again (see its redelivery)
+            intent["redelivery"] = int(value or b"0")
+    return intent
 
 
 def partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:

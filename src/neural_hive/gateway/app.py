@@ -19,6 +19,7 @@ from neural_hive.common.http import Readiness
 from neural_hive.gateway.auth import Authenticator
 from neural_hive.gateway.metrics import GatewayMetrics
 from neural_hive.gateway.publisher import Publisher
+from neural_hive.gateway.redelivery import Redeliverer
 from neural_hive.gateway.schemas import (
     ErrorBody,
     IntentRecord,
@@ -138,13 +139,25 @@ def create_app(
         gc.collect()
         gc.freeze()
         state["service"] = IntentService(settings, classifier, store, publisher, metrics)
-        connector = asyncio.create_task(_keep_connecting(publisher))
+        tasks = [asyncio.create_task(_keep_connecting(publisher))]
+        if settings.redeliver_after_s:
+            redeliverer = Redeliverer(
+                store,
+                publisher,
+                metrics,
+                after_s=settings.redeliver_after_s,
+                interval_s=settings.redeliver_interval_s,
+                batch=settings.redeliver_batch,
+                max_attempts=settings.redeliver_max_attempts,
+            )
+            tasks.append(asyncio.create_task(redeliverer.run()))
         try:
             yield
         finally:
-            connector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await connector
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await publisher.close()
             await store.close()
 

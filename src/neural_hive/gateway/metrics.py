@@ -24,6 +24,16 @@ class GatewayMetrics:
             "Intents accepted without dedup (Redis unreachable)",
             registry=r,
         )
+        self.redelivered = Counter(
+            "neural_hive_gateway_redelivered",
+            "Acknowledged intents published again because no decision came in time",
+            registry=r,
+        )
+        self.redelivery_abandoned = Counter(
+            "neural_hive_gateway_redelivery_abandoned",
+            "Intents left undecided after every redelivery attempt",
+            registry=r,
+        )
         self.nlu_seconds = Histogram(
             "neural_hive_gateway_nlu_seconds", "NLU time per intent", buckets=_LATENCY, registry=r
         )

@@ -40,6 +40,13 @@ class GatewaySettings(BaseSettings):
     intent_ttl_s: int = Field(default=86_400, ge=60)
     nlu_cache_ttl_s: int = Field(default=3_600, ge=0)
     redis_max_connections: int = Field(default=256, ge=1)
+    # An acknowledged intent still without a decision after this long is published again
+    # (a broker lost it); 0 turns redelivery off. Checked every interval, up to `batch`
+    # intents a pass, each at most `max_attempts` times.
+    redeliver_after_s: float = Field(default=30.0, ge=0)
+    redeliver_interval_s: float = Field(default=5.0, gt=0)
+    redeliver_batch: int = Field(default=500, ge=1)
+    redeliver_max_attempts: int = Field(default=3, ge=1)
 
     nlu_model_path: Path = Path("/opt/neural-hive/models/nlu")
     validation_threshold: float = Field(default=0.6, ge=0, le=1)

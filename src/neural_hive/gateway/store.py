@@ -1,4 +1,5 @@
-"""Redis for the gateway: idempotency claims, the intent hash and the NLU cache.
+"""Redis for the gateway: idempotency claims, the intent hash, the NLU cache and the set of
+intents that await a decision (republished from here when a broker lost them).
 
 Redis is a helper, not a gate: when it is unreachable the gateway still accepts and
 publishes intents, without dedup, and says so in /ready.
@@ -9,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
-from neural_hive.common.contracts import intent_key
+from neural_hive.common.contracts import PENDING_KEY, intent_key
 
 log = logging.getLogger(__name__)
 RedisDown = (aioredis.RedisError, OSError)
@@ -23,6 +25,22 @@ _COMPARE_AND_DELETE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+
+
+REDELIVERY_TURN_KEY = "intents:redelivery-turn"
+
+
+class Pending(NamedTuple):
+    """An acknowledged intent still without a decision, as stored after its publish."""
+
+    intent_id: str
+    topic: str
+    envelope: bytes
+    redeliveries: int
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def dedup_key(correlation_id: str) -> str:
@@ -110,15 +128,25 @@ class IntentStore:
             self._failed("release", exc)
 
     async def record(
-        self, intent_id: str, envelope: bytes, nlu: tuple[str | None, str, dict[str, Any]] | None
+        self,
+        intent_id: str,
+        envelope: bytes,
+        nlu: tuple[str | None, str, dict[str, Any]] | None,
+        topic: str,
+        *,
+        awaits_decision: bool,
     ) -> None:
-        """One round trip after the broker's ack: the intent hash with its TTL and, when
-        the NLU ran for this request, its result for the cache (``(lang, text, result)``)."""
+        """One round trip after the broker's ack: the intent hash (envelope and topic) with
+        its TTL, the intent in the pending set when the consensus engine is to decide it,
+        and, when the NLU ran for this request, its result for the cache
+        (``(lang, text, result)``)."""
         key = intent_key(intent_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, "envelope", envelope)
+                pipe.hset(key, mapping={"envelope": envelope, "topic": topic})
                 pipe.expire(key, self.intent_ttl_s)
+                if awaits_decision:
+                    pipe.zadd(PENDING_KEY, {intent_id: now_ms()})
                 if nlu is not None and self.nlu_ttl_s:
                     lang, text, result = nlu
                     pipe.set(nlu_key(lang, text), json.dumps(result), ex=self.nlu_ttl_s)
@@ -126,12 +154,59 @@ class IntentStore:
         except RedisDown as exc:
             self._failed("record", exc)
 
+    async def overdue(self, published_before_ms: int, limit: int) -> list[Pending]:
+        """Intents last published before the given time that still await a decision, oldest
+        first. Those decided meanwhile, or whose hash expired, leave the pending set here.
+        Raises when Redis is down."""
+        ids = [
+            str(i)
+            for i in await self.redis.zrangebyscore(
+                PENDING_KEY, "-inf", published_before_ms, start=0, num=limit
+            )
+        ]
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for intent_id in ids:
+                key = intent_key(intent_id)
+                pipe.hmget(key, "envelope", "topic", "redeliveries")
+                pipe.hexists(key, "decision")
+            replies = await pipe.execute()
+        found, done = [], []
+        for intent_id, (envelope, topic, count), decided in zip(
+            ids, replies[::2], replies[1::2], strict=True
+        ):
+            if decided or envelope is None or topic is None:
+                done.append(intent_id)
+            else:
+                found.append(Pending(intent_id, topic, envelope.encode(), int(count or 0)))
+        if done:
+            await self.redis.zrem(PENDING_KEY, *done)
+        return found
+
+    async def redelivered(self, intent_id: str) -> None:
+        """Restart the intent's wait (unless it was decided meanwhile) and count the retry."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(PENDING_KEY, {intent_id: now_ms()}, xx=True)
+            pipe.hincrby(intent_key(intent_id), "redeliveries", 1)
+            await pipe.execute()
+
+    async def abandon(self, *intent_ids: str) -> None:
+        """Stop waiting for these intents' decisions."""
+        if intent_ids:
+            await self.redis.zrem(PENDING_KEY, *intent_ids)
+
+    async def take_redelivery_turn(self, holder: str, ttl_ms: int) -> bool:
+        """One gateway replica redelivers per period: True when this one got the turn."""
+        return bool(await self.redis.set(REDELIVERY_TURN_KEY, holder, nx=True, px=ttl_ms))
+
     async def load_intent(self, intent_id: str) -> dict[str, Any] | None:
-        """The intent hash decoded, or None when unknown. Raises when Redis is down."""
-        fields = await self.redis.hgetall(intent_key(intent_id))
-        if not fields:
+        """The intent's `envelope` and, once decided, its `decision`, decoded; None when
+        unknown. Raises when Redis is down."""
+        envelope, decision = await self.redis.hmget(intent_key(intent_id), "envelope", "decision")
+        if envelope is None:
             return None
-        return {str(k): json.loads(v) for k, v in fields.items()}
+        return {"envelope": json.loads(envelope), "decision": decision and json.loads(decision)}
 
     async def close(self) -> None:
         await self.redis.aclose(close_connection_pool=True)

@@ -18,13 +18,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neural_hive.loadtest.load import DRAIN_S, progress_line, wait_quiet
+from neural_hive.loadtest.load import progress_line, wait_quiet
 from neural_hive.loadtest.podman import SPECIALISTS, PodmanStack, StackError
-from neural_hive.loadtest.stats import acknowledged, awaiting_decision, is_ok, lost, percentile
+from neural_hive.loadtest.stats import (
+    acknowledged,
+    awaiting_decision,
+    is_ok,
+    lost,
+    percentile,
+    redelivered,
+)
 from neural_hive.loadtest.tap import DecisionTap
 from neural_hive.loadtest.traffic import Sample, Traffic
 
 FULL_QUORUM = len(SPECIALISTS)
+# Longest wait for the last decisions of a case: an intent the broker lost is published again
+# by the gateway after 30 s without a decision (NEURAL_HIVE_REDELIVER_AFTER_S), checked every
+# 5 s; the wait ends as soon as every acknowledged intent is decided.
+CASE_DRAIN_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,7 @@ async def run_case(
     samples = await load
     await tap.drain(
         awaiting_decision(samples),
-        DRAIN_S,
+        CASE_DRAIN_S,
         seen={s.intent_id for s in acknowledged(samples) if s.intent_id},
     )
     print(flush=True)
@@ -121,6 +132,7 @@ def summarize_case(
         "acked": len(acked),
         "acked_not_in_kafka": len(lost(samples, tap)),
         "lost_ids": lost(samples, tap)[:10],
+        "redelivered": len(redelivered(samples, tap)),
         # when the lost or undecided intents were sent (s from the case's start)
         "missing_sent_s": [round(min(missing_sent), 2), round(max(missing_sent), 2)]
         if missing_sent

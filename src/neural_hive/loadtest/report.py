@@ -249,7 +249,8 @@ def _chaos_lines(results: Results) -> list[str]:
         return [DASH]
     header = [
         "case", "fault", "fault at s", "fault end s", "status", "error %", "acked",
-        "acked, not in Kafka", "decided", "reduced quorum", "review required", "recovery s",
+        "acked, not in Kafka", "published again", "decided", "reduced quorum",
+        "review required", "recovery s",
     ]  # fmt: skip
     rows = [
         [
@@ -261,6 +262,7 @@ def _chaos_lines(results: Results) -> list[str]:
             _fmt_pct(error_percent(c.get("status"))),
             _fmt_int(c.get("acked")),
             _fmt_int(c.get("acked_not_in_kafka")),
+            _fmt_int(c.get("redelivered")),
             _fmt_int(c.get("decided")),
             _fmt_int(c.get("reduced_quorum")),
             _fmt_int(c.get("review_required")),

@@ -77,6 +77,7 @@ def step_summary(
         out["decision_ms"] = decision_latency(text, tap)
         out["acked"] = len(acknowledged(text))
         out["acked_not_in_kafka"] = len(lost(text, tap))
+        out["redelivered"] = len(redelivered(text, tap))
         out["routed_to_validation"] = sum(
             1 for s in acknowledged(text) if s.topic == VALIDATION_TOPIC
         )
@@ -107,6 +108,12 @@ def lost(samples: Sequence[Sample], tap: DecisionTap) -> list[str]:
     """Acknowledged intents the tap never saw on Kafka."""
     ids = (s.intent_id for s in acknowledged(samples))
     return sorted(i for i in ids if i is not None and i not in tap.reached_kafka)
+
+
+def redelivered(samples: Sequence[Sample], tap: DecisionTap) -> set[str]:
+    """Acknowledged intents the gateway published again, as no decision came in time (the
+    broker lost them, or the engine was too far behind)."""
+    return {i for s in acknowledged(samples) if (i := s.intent_id) in tap.redelivered}
 
 
 def _subsample(values: list[float], seed: int) -> list[float]:

@@ -28,6 +28,7 @@ class Decision:
 class DecisionTap:
     command: Sequence[str]
     reached_kafka: set[str] = field(default_factory=set)
+    redelivered: set[str] = field(default_factory=set)  # published again by the gateway
     decisions: dict[str, Decision] = field(default_factory=dict)
     lag: int | None = None  # the consensus engine's uncommitted intents, when the tap says
     _proc: asyncio.subprocess.Process | None = None
@@ -81,6 +82,8 @@ class DecisionTap:
             return
         if line.get("kind") == "intent":
             self.reached_kafka.add(ident)
+            if line.get("redelivery"):
+                self.redelivered.add(ident)
         elif line.get("kind") == "decision":
             self.reached_kafka.add(ident)  # decided, so it was on an intent topic
             when = line.get("decided_at")
