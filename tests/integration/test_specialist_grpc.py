@@ -110,6 +110,44 @@ def test_unsupported_plan_version_is_refused(stub: pb_grpc.SpecialistServiceStub
     assert "9.9" in (err.value.details() or "")
 
 
+def test_a_batch_answers_each_plan_in_order_as_evaluate_plan_would(
+    stub: pb_grpc.SpecialistServiceStub,
+) -> None:
+    good = request(as_bytes(plan_doc()), plan_version="1.0")
+    batch = pb.EvaluatePlansRequest(
+        requests=[
+            good,
+            request(b"{oops"),
+            request(as_bytes(plan_doc()), plan_version="9.9"),
+            good,
+        ]
+    )
+    results = stub.EvaluatePlans(batch, timeout=5).results
+    assert [r.WhichOneof("result") for r in results] == ["response", "error", "error", "response"]
+    single = stub.EvaluatePlan(good, timeout=5)
+    assert results[0].response.opinion == single.opinion == results[3].response.opinion
+    assert results[0].response.opinion_id != results[3].response.opinion_id
+    assert results[1].error.code == "INVALID_ARGUMENT"
+    assert "cognitive_plan: is not valid JSON" in results[1].error.message
+    assert results[2].error.code == "INVALID_ARGUMENT"
+    assert "9.9" in results[2].error.message
+    assert stub.EvaluatePlans(pb.EvaluatePlansRequest(), timeout=5).results == []
+
+
+def test_a_batch_over_the_limit_or_not_a_message_is_refused_whole(
+    stub: pb_grpc.SpecialistServiceStub, channel: grpc.Channel
+) -> None:
+    too_many = pb.EvaluatePlansRequest(requests=[request(b"{}")] * 1001)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.EvaluatePlans(too_many, timeout=5)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "1001 plans" in (err.value.details() or "")
+    raw = channel.unary_unary("/neural_hive.specialist.SpecialistService/EvaluatePlans")
+    with pytest.raises(grpc.RpcError) as err:
+        raw(b"\xff\xff\xff", timeout=5)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
 def test_random_bytes_never_kill_the_server(stub: pb_grpc.SpecialistServiceStub) -> None:
     rng = random.Random(7)
     for _ in range(200):

@@ -33,6 +33,7 @@ from neural_hive.common.contracts import (
 )
 from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
 from neural_hive.common.kafka import ensure_topics, make_producer
+from neural_hive.common.plan import CognitivePlan
 from neural_hive.consensus.aggregator import Outcome, Policy, Vote, aggregate
 from neural_hive.consensus.fanout import Answer, SpecialistPool
 from neural_hive.consensus.metrics import ConsensusMetrics
@@ -189,7 +190,7 @@ class ConsensusEngine:
             if not batch:
                 continue
             try:
-                await asyncio.gather(*(self.handle(r) for recs in batch.values() for r in recs))
+                await self.handle_batch([r for recs in batch.values() for r in recs])
                 await consumer.commit()
             except KafkaError as exc:
                 # Not committed: rewind so the batch is processed again (at least once).
@@ -231,7 +232,7 @@ class ConsensusEngine:
         )
         return r
 
-    # ---- one record ----------------------------------------------------------------------
+    # ---- a batch of records ---------------------------------------------------------------
 
     @property
     def _producer(self) -> AIOKafkaProducer:
@@ -239,37 +240,77 @@ class ConsensusEngine:
             raise RuntimeError("the engine is not connected to Kafka")
         return self.producer
 
-    async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        self.metrics.consumed.labels(topic=record.topic).inc()
+    async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Decide the intents consumed together: one EvaluatePlans call per specialist for
+        all of them, a decision record each, one Redis round trip. Raises KafkaError when a
+        decision was not acknowledged (the caller consumes the batch again)."""
         start = time.perf_counter()
-        try:
-            env = parse_envelope(record.value)
-        except BadRecord as exc:
-            await self.dead_letter(record, exc)
+        parsed: list[tuple[ConsumerRecord[bytes, bytes], IntentEnvelope]] = []
+        for record in records:
+            self.metrics.consumed.labels(topic=record.topic).inc()
+            try:
+                parsed.append((record, parse_envelope(record.value)))
+            except BadRecord as exc:
+                await self.dead_letter(record, exc)
+        parsed = await self._without_decided_repeats(parsed)
+        if not parsed:
             return
-        if any(k == REDELIVERY_HEADER for k, _ in record.headers) and await self.decided(env.id):
-            self.metrics.repeats_skipped.inc()  # published again while its first was waiting
-            return
-        decision = await self.decide(env)
-        decision["intent_to_decision_ms"] = max(0, int(time.time() * 1000) - record.timestamp)
-        body = json.dumps(decision, separators=(",", ":")).encode()
-        await self._producer.send_and_wait(
-            self.settings.decision_topic,
-            body,
-            key=env.id.encode(),
-            headers=[
-                ("intent-id", env.id.encode()),
-                ("correlation-id", env.correlation_id.encode()),
-            ],
-        )
-        await self.record_decision(env.id, body)
-        self.metrics.decision_seconds.observe(time.perf_counter() - start)
+        decisions = await self.decide_many([env for _, env in parsed])
+        acks, bodies = [], []
+        for (record, env), decision in zip(parsed, decisions, strict=True):
+            decision["intent_to_decision_ms"] = max(0, int(time.time() * 1000) - record.timestamp)
+            body = json.dumps(decision, separators=(",", ":")).encode()
+            bodies.append((env.id, body))
+            acks.append(
+                await self._producer.send(
+                    self.settings.decision_topic,
+                    body,
+                    key=env.id.encode(),
+                    headers=[
+                        ("intent-id", env.id.encode()),
+                        ("correlation-id", env.correlation_id.encode()),
+                    ],
+                )
+            )
+        await asyncio.gather(*acks)
+        await self.record_decisions(bodies)
+        elapsed = time.perf_counter() - start
+        for _ in bodies:
+            self.metrics.decision_seconds.observe(elapsed)
 
-    async def decide(self, env: IntentEnvelope) -> dict[str, Any]:
+    async def _without_decided_repeats(
+        self, parsed: list[tuple[ConsumerRecord[bytes, bytes], IntentEnvelope]]
+    ) -> list[tuple[ConsumerRecord[bytes, bytes], IntentEnvelope]]:
+        """Drop the copies the gateway published again of intents decided meanwhile."""
+        repeats = [env.id for r, env in parsed if any(k == REDELIVERY_HEADER for k, _ in r.headers)]
+        if not repeats:
+            return parsed
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for intent_id in repeats:
+                    pipe.hexists(intent_key(intent_id), "decision")
+                found = await pipe.execute()
+        except (aioredis.RedisError, OSError):
+            return parsed  # a repeated decision keeps its id: deciding again is harmless
+        decided = {i for i, yes in zip(repeats, found, strict=True) if yes}
+        self.metrics.repeats_skipped.inc(len(decided))
+        return [(r, env) for r, env in parsed if env.id not in decided]
+
+    async def decide_many(self, envs: list[IntentEnvelope]) -> list[dict[str, Any]]:
         start = time.perf_counter()
-        plan = build_plan(env)
-        answers = await self.pool.evaluate(plan, trace_id=env.correlation_id)
-        self.metrics.fanout_seconds.observe(time.perf_counter() - start)
+        plans = [build_plan(env) for env in envs]
+        answers = await self.pool.evaluate_many(plans, [env.correlation_id for env in envs])
+        fanout = time.perf_counter() - start
+        for _ in plans:
+            self.metrics.fanout_seconds.observe(fanout)
+        return [
+            self._conclude(env, plan, a, start)
+            for env, plan, a in zip(envs, plans, answers, strict=True)
+        ]
+
+    def _conclude(
+        self, env: IntentEnvelope, plan: CognitivePlan, answers: list[Answer], start: float
+    ) -> dict[str, Any]:
         votes = []
         for a in answers:
             if a.response is None:
@@ -356,29 +397,29 @@ class ConsensusEngine:
             "processing_time_ms": round(elapsed_ms, 2),
         }
 
-    async def decided(self, intent_id: str) -> bool:
-        """Whether a decision for this intent is recorded; False when Redis cannot say (a
-        repeated decision keeps its id, so deciding again is harmless)."""
+    async def record_decisions(self, decisions: list[tuple[str, bytes]]) -> None:
+        """Cache each decision with its intent and end the gateway's wait for it, in one
+        round trip."""
         try:
-            return bool(await self.redis.hexists(intent_key(intent_id), "decision"))
-        except (aioredis.RedisError, OSError):
-            return False
-
-    async def record_decision(self, intent_id: str, body: bytes) -> None:
-        """Cache the decision with the intent and end the gateway's wait for it."""
-        key = intent_key(intent_id)
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, "decision", body)
-                pipe.expire(key, self.settings.decision_ttl_s)
-                pipe.zrem(PENDING_KEY, intent_id)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for intent_id, body in decisions:
+                    key = intent_key(intent_id)
+                    pipe.hset(key, "decision", body)
+                    pipe.expire(key, self.settings.decision_ttl_s)
+                    pipe.zrem(PENDING_KEY, intent_id)
                 await pipe.execute()
         except (aioredis.RedisError, OSError) as exc:
-            # The decision is already on plans.consensus; Redis is its read cache.
-            self.metrics.redis_failures.inc()
+            # The decisions are already on plans.consensus; Redis is their read cache.
+            self.metrics.redis_failures.inc(len(decisions))
             log.warning(
-                "decision not cached in redis",
-                extra={"fields": {"intent_id": intent_id, "error": repr(exc)}},
+                "decisions not cached in redis",
+                extra={
+                    "fields": {
+                        "intents": [i for i, _ in decisions][:20],
+                        "count": len(decisions),
+                        "error": repr(exc),
+                    }
+                },
             )
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: BadRecord) -> None:

@@ -1,6 +1,9 @@
 """Ask every specialist for its opinion in parallel, each call bounded by one deadline.
 
-A specialist that is down, slow or refuses the plan costs its own vote and nothing else:
+The plans of the intents the engine consumed together go to each specialist in one
+EvaluatePlans call (one round trip per specialist and batch, not per plan); a specialist
+that does not know that method is asked plan by plan with EvaluatePlan.
+A specialist that is down, slow or refuses a plan costs its own vote and nothing else:
 its failure is returned beside the opinions that did arrive.
 """
 
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -58,17 +62,56 @@ class SpecialistPool:
     def size(self) -> int:
         return len(self._stubs)
 
-    async def evaluate(self, plan: CognitivePlan, trace_id: str = "") -> list[Answer]:
-        request = pb.EvaluatePlanRequest(
-            plan_id=plan.plan_id,
-            intent_id=plan.intent_id,
-            correlation_id=plan.correlation_id or "",
-            trace_id=trace_id,
-            cognitive_plan=plan.to_json_bytes(),
-            plan_version=plan.version,
-            timeout_ms=int(self.timeout_s * 1000),
+    async def evaluate_many(
+        self, plans: Sequence[CognitivePlan], trace_ids: Sequence[str]
+    ) -> list[list[Answer]]:
+        """Every specialist's answer for every plan, per plan: one EvaluatePlans call per
+        specialist for the whole batch, all five in parallel."""
+        if not plans:
+            return []
+        batch = pb.EvaluatePlansRequest(
+            requests=[
+                pb.EvaluatePlanRequest(
+                    plan_id=plan.plan_id,
+                    intent_id=plan.intent_id,
+                    correlation_id=plan.correlation_id or "",
+                    trace_id=trace_id,
+                    cognitive_plan=plan.to_json_bytes(),
+                    plan_version=plan.version,
+                    timeout_ms=int(self.timeout_s * 1000),
+                )
+                for plan, trace_id in zip(plans, trace_ids, strict=True)
+            ]
         )
-        return list(await asyncio.gather(*(self._ask(k, request) for k in self._stubs)))
+        per_kind = await asyncio.gather(*(self._ask_many(k, batch) for k in self._stubs))
+        return [list(answers) for answers in zip(*per_kind, strict=True)]
+
+    async def _ask_many(self, kind: str, batch: pb.EvaluatePlansRequest) -> list[Answer]:
+        n = len(batch.requests)
+        start = time.perf_counter()
+        try:
+            resp = await self._stubs[kind].EvaluatePlans(batch, timeout=self.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is grpc.StatusCode.UNIMPLEMENTED:  # an older specialist: one by one
+                return list(await asyncio.gather(*(self._ask(kind, r) for r in batch.requests)))
+            failed = Answer(
+                kind,
+                None,
+                exc.code().name,
+                exc.details() or "",
+                (time.perf_counter() - start) * 1000,
+            )
+            return [failed] * n
+        latency_ms = (time.perf_counter() - start) * 1000
+        if len(resp.results) != n:
+            wrong = f"{len(resp.results)} results for {n} plans"
+            return [Answer(kind, None, "INTERNAL", wrong, latency_ms)] * n
+        return [
+            Answer(kind, r.response, latency_ms=latency_ms)
+            if r.HasField("response")
+            else Answer(kind, None, r.error.code or "UNKNOWN", r.error.message, latency_ms)
+            for r in resp.results
+        ]
 
     async def _ask(self, kind: str, request: pb.EvaluatePlanRequest) -> Answer:
         start = time.perf_counter()

@@ -32,7 +32,7 @@ class ConsensusSettings(BaseSettings):
     intent_topics: list[str] = Field(default_factory=lambda: list(INTENT_TOPICS))
     decision_topic: str = DECISION_TOPIC
     fetch_max_wait_ms: int = Field(default=10, ge=0)
-    max_batch: int = Field(default=64, ge=1)
+    max_batch: int = Field(default=64, ge=1, le=1000)  # a specialist takes 1000 plans a call
 
     redis_url: SecretStr = SecretStr("redis://redis.neural-hive-redis.svc.cluster.local:6379/0")
     decision_ttl_s: int = Field(default=86_400, ge=60)

