@@ -149,7 +149,11 @@ async def test_five_specialists_give_a_five_opinion_decision(
             published["value"]["decision_id"]
             == (await decision(redis_url, envs[0]["id"]))["decision_id"]
         )
-        assert published["headers"]["intent-id"] == envs[0]["id"].encode()
+        headers = published["headers"]
+        assert headers["intent-id"] == envs[0]["id"].encode()
+        assert headers["decision"] == published["value"]["decision"].encode()
+        assert headers["quorum-received"] == b"5"
+        assert headers["decided-at"] == published["value"]["decided_at"].encode()
 
 
 async def test_two_specialists_down_still_decides_with_three(

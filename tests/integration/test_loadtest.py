@@ -87,24 +87,41 @@ async def test_the_tap_prints_only_what_arrives_after_it_started(bootstrap: str)
         async with DecisionTap(tap_command(bootstrap)) as tap:
             await producer.send_and_wait("intentions.business", b'{"id": "after-1"}')
             await producer.send_and_wait("intentions.technical", b"not json")
+            # A decision read from its body (a record without the engine's headers) ...
             decision = {
                 "intent_id": "after-1",
                 "decision": "approve",
                 "decided_at": "2026-11-25T07:00:00.250000+00:00",
                 "quorum": {"received": 4},
-                "guardrails_triggered": ["confidence"],
             }
             await producer.send_and_wait("plans.consensus", json.dumps(decision).encode())
+            # ... and intents and decisions read from their headers alone, as published.
+            await producer.send_and_wait(
+                "intentions.security", b"", headers=[("intent-id", b"after-2")]
+            )
+            await producer.send_and_wait(
+                "plans.consensus",
+                b"{}",
+                headers=[
+                    ("intent-id", b"after-2"),
+                    ("decision", b"review_required"),
+                    ("quorum-received", b"2"),
+                    ("decided-at", b"2026-11-25T07:00:01+00:00"),
+                ],
+            )
             for _ in range(100):
-                if "after-1" in tap.decisions and tap.lag:
+                if {"after-1", "after-2"} <= tap.decisions.keys() and tap.lag:
                     break
                 await asyncio.sleep(0.05)
     finally:
         await producer.stop()
-    assert tap.reached_kafka == {"after-1"}
+    assert tap.reached_kafka == {"after-1", "after-2"}
     got = tap.decisions["after-1"]
-    assert (got.decision, got.opinions, got.guardrails) == ("approve", 4, ("confidence",))
+    assert (got.decision, got.opinions) == ("approve", 4)
     assert got.decided_at == pytest.approx(1795590000.25)
+    got = tap.decisions["after-2"]
+    assert (got.decision, got.opinions) == ("review_required", 2)
+    assert got.decided_at == pytest.approx(1795590001.0)
     # a group that never committed lags by every record on the intent topics
     assert tap.lag is not None
     assert tap.lag >= 3

@@ -19,7 +19,7 @@ def tap_with(decided: dict[str, int], seen: set[str] | None = None) -> DecisionT
     tap = DecisionTap(["unused"])
     tap.reached_kafka = set(decided) | (seen or set())
     tap.decisions = {
-        i: Decision(T0 + 100, "approve" if n == 5 else "review_required", n, ())
+        i: Decision(T0 + 100, "approve" if n == 5 else "review_required", n)
         for i, n in decided.items()
     }
     return tap

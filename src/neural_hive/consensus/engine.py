@@ -269,6 +269,10 @@ class ConsensusEngine:
                     headers=[
                         ("intent-id", env.id.encode()),
                         ("correlation-id", env.correlation_id.encode()),
+                        # what a router (or the load test's tap) needs, without parsing
+                        ("decision", str(decision["decision"]).encode()),
+                        ("quorum-received", str(decision["quorum"]["received"]).encode()),
+                        ("decided-at", str(decision["decided_at"]).encode()),
                     ],
                 )
             )

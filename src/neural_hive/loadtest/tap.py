@@ -21,7 +21,6 @@ class Decision:
     decided_at: float  # wall clock, s
     decision: str
     opinions: int
-    guardrails: tuple[str, ...]
 
 
 @dataclass
@@ -92,7 +91,6 @@ class DecisionTap:
                 decided,
                 str(line.get("decision")),
                 int(line.get("opinions") or 0),
-                tuple(line.get("guardrails") or ()),
             )
 
     async def drain(self, ids: set[str], timeout_s: float, seen: set[str] | None = None) -> None:
