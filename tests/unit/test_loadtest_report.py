@@ -254,3 +254,16 @@ def test_summary_table_is_fixed_width_with_one_row_per_step() -> None:
         assert cells[0] == format_rps(s["offered_rps"])
         assert cells[4] == format_ms(s["latency_ms"]["p99"])
         assert cells[6] == format_ms(s["decision_ms"]["p99"])
+
+
+def test_restarts_during_the_load_are_named_or_said_to_be_none(tmp_path: Path) -> None:
+    results = full_results()
+    results["meta"]["restarts"] = {"kafka": 1, "redis": 2}
+    text = write_report(results, tmp_path).read_text(encoding="utf-8")
+    assert "(a crash or an OOM kill): kafka 1 times, redis 2 times." in text
+    results["meta"]["restarts"] = {}
+    text = write_report(results, tmp_path).read_text(encoding="utf-8")
+    assert "(a crash or an OOM kill): none." in text
+    del results["meta"]["restarts"]
+    text = write_report(results, tmp_path).read_text(encoding="utf-8")
+    assert f"(a crash or an OOM kill): {DASH}." in text

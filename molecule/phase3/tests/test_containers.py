@@ -71,3 +71,16 @@ def test_gateway_has_its_models_and_a_writable_tmp() -> None:
     assert sorted(json.loads(meta.content_string)["languages"]) == ["en", "es", "pt"]
     assert host.exists("ffmpeg")
     assert host.run("touch /tmp/probe && rm /tmp/probe").rc == 0
+
+
+def test_redis_evicts_expiring_keys_before_its_memory_limit_kills_it() -> None:
+    caches = [c for c in CONTAINERS if c.endswith("-cache")]
+    assert caches, "no redis container"
+    host = testinfra.get_host(f"podman://{caches[0]}")
+    assert host.check_output("redis-cli config get maxmemory-policy").split() == [
+        "maxmemory-policy",
+        "volatile-lru",
+    ]
+    limit = inspect(caches[0])["HostConfig"]["Memory"]
+    maxmemory = int(host.check_output("redis-cli config get maxmemory").split()[1])
+    assert 0 < maxmemory < limit, f"maxmemory {maxmemory} not under the container's {limit}"

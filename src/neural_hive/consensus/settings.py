@@ -31,7 +31,10 @@ class ConsensusSettings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     intent_topics: list[str] = Field(default_factory=lambda: list(INTENT_TOPICS))
     decision_topic: str = DECISION_TOPIC
-    fetch_max_wait_ms: int = Field(default=10, ge=0)
+    # How long a poll may wait on the broker for records: a fetch returns as soon as records
+    # arrive, so this costs no latency, while a short wait made the engine poll an idle
+    # Tansu 100 times a second (and Tansu's in-memory fetch costs grow with its log).
+    fetch_max_wait_ms: int = Field(default=100, ge=0)
     max_batch: int = Field(default=64, ge=1, le=1000)  # a specialist takes 1000 plans a call
 
     redis_url: SecretStr = SecretStr("redis://redis.neural-hive-redis.svc.cluster.local:6379/0")

@@ -125,7 +125,7 @@ async def tap(
         enable_auto_commit=False,
         auto_offset_reset="earliest",  # a partition recreated by a broker restart: from 0
         metadata_max_age_ms=int(refresh_s * 1000),
-        fetch_max_wait_ms=50,
+        fetch_max_wait_ms=100,  # returns as soon as records arrive, as the engine's
     )
     await consumer.start()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="neural-hive-tap")

@@ -96,6 +96,7 @@ def voice_clips(texts: list[tuple[str, str]]) -> list[tuple[str, bytes]]:
 
 async def run_load(args: argparse.Namespace, stack: Any, results: dict[str, Any]) -> None:
     from neural_hive.loadtest.load import run_steps, started_meta, wait_quiet
+    from neural_hive.loadtest.podman import WORKLOADS
     from neural_hive.loadtest.tap import DecisionTap
     from neural_hive.loadtest.traffic import Traffic, Voice, load_texts
 
@@ -109,12 +110,16 @@ async def run_load(args: argparse.Namespace, stack: Any, results: dict[str, Any]
     results["meta"]["voice"] = (
         f"one intent every {args.voice_every:g} s" if voice else f"none (gateway ASR: {asr})"
     )
+    before = stack.restarts(*WORKLOADS)
     async with (
         DecisionTap(stack.tap_command()) as tap,
         Traffic(gateway, texts, token, voice=voice) as t,
     ):
         results["steps"] = await run_steps(t, args.rates, args.seconds, tap, "gateway")
         await wait_quiet(t, tap)  # the baseline must not share the CPUs with a backlog
+    # A workload that died under load (its restart policy brought it back) shows here.
+    after = stack.restarts(*WORKLOADS)
+    results["meta"]["restarts"] = {w: n - before[w] for w, n in after.items() if n > before[w]}
     if not args.no_baseline:
         url = stack.start_baseline(stack.image("gateway-intencoes"))
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 SPECIALISTS = tuple(
     f"specialist-{t}" for t in ("business", "technical", "behavior", "evolution", "architecture")
 )
+WORKLOADS = ("redis", "kafka", "gateway-intencoes", "consensus-engine", *SPECIALISTS)
 BASELINE = "neural-hive-loadtest-baseline"
 
 
@@ -71,6 +72,14 @@ class PodmanStack:
         )
         status, pid = state.split()
         return int(pid) if status == "running" else 0
+
+    def restarts(self, *workloads: str) -> dict[str, int]:
+        """How often each workload's container was restarted (its restart policy: a crash
+        or the kernel's OOM killer)."""
+        return {
+            w: int(_podman("inspect", "--format", "{{.RestartCount}}", self.container(w)))
+            for w in workloads
+        }
 
     def crash(self, *workloads: str) -> dict[str, int]:
         """SIGKILL each workload's process from outside, as the OOM killer or a crash would:

@@ -142,6 +142,12 @@ def _timeline_cases(results: Results) -> list[Mapping[str, Any]]:
 
 def _meta_lines(results: Results) -> list[str]:
     meta = _mapping(results.get("meta"))
+    counts = _mapping(meta.get("restarts"))
+    restarts = (
+        ", ".join(f"{_cell(w)} {_fmt_int(n)} times" for w, n in sorted(counts.items()))
+        if counts
+        else ("none" if "restarts" in meta else DASH)
+    )
     return [
         f"Measured {_cell(meta.get('started_at'))} on {_cell(meta.get('host'))}, "
         f"{_fmt_int(meta.get('cpus'))} CPUs, Python {_cell(meta.get('python'))}; "
@@ -149,6 +155,8 @@ def _meta_lines(results: Results) -> list[str]:
         "",
         f"Voice intents: {_cell(meta.get('voice'))}. Chaos load: "
         f"{_cell(meta.get('chaos_rate'))} intents/s.",
+        "",
+        f"Workloads restarted during the load steps (a crash or an OOM kill): {restarts}.",
     ]
 
 
