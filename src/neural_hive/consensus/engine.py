@@ -44,6 +44,11 @@ from neural_hive.specialist.evaluator import Recommendation
 log = logging.getLogger(__name__)
 DECISION_SCHEMA_VERSION = 1
 KAFKA_RETRY_MIN_S = 0.5
+# A decision the broker refused is sent again this many times in all, 0.1 s, 0.2 s, ... apart,
+# before the batch is given up and consumed again (Tansu refuses a produce now and then
+# under load with UnknownError: a retry of that record alone goes through).
+PUBLISH_ATTEMPTS = 4
+PUBLISH_RETRY_S = 0.1
 KAFKA_RETRY_MAX_S = 10.0
 
 
@@ -256,31 +261,52 @@ class ConsensusEngine:
         if not parsed:
             return
         decisions = await self.decide_many([env for _, env in parsed])
-        acks, bodies = [], []
+        records, bodies = [], []
         for (record, env), decision in zip(parsed, decisions, strict=True):
             decision["intent_to_decision_ms"] = max(0, int(time.time() * 1000) - record.timestamp)
             body = json.dumps(decision, separators=(",", ":")).encode()
             bodies.append((env.id, body))
-            acks.append(
-                await self._producer.send(
-                    self.settings.decision_topic,
-                    body,
-                    key=env.id.encode(),
-                    headers=[
-                        ("intent-id", env.id.encode()),
-                        ("correlation-id", env.correlation_id.encode()),
-                        # what a router (or the load test's tap) needs, without parsing
-                        ("decision", str(decision["decision"]).encode()),
-                        ("quorum-received", str(decision["quorum"]["received"]).encode()),
-                        ("decided-at", str(decision["decided_at"]).encode()),
-                    ],
-                )
-            )
-        await asyncio.gather(*acks)
+            headers = [
+                ("intent-id", env.id.encode()),
+                ("correlation-id", env.correlation_id.encode()),
+                # what a router (or the load test's tap) needs, without parsing
+                ("decision", str(decision["decision"]).encode()),
+                ("quorum-received", str(decision["quorum"]["received"]).encode()),
+                ("decided-at", str(decision["decided_at"]).encode()),
+            ]
+            records.append((env.id.encode(), body, headers))
+        await self._publish_decisions(records)
         await self.record_decisions(bodies)
         elapsed = time.perf_counter() - start
         for _ in bodies:
             self.metrics.decision_seconds.observe(elapsed)
+
+    async def _publish_decisions(
+        self, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+    ) -> None:
+        """Publish every decision, sending again only those the broker refused (up to
+        PUBLISH_ATTEMPTS times), so that one refused record does not make the whole batch
+        be decided again. Raises the last KafkaError when some were never acknowledged."""
+        for attempt in range(PUBLISH_ATTEMPTS):
+            acks = [
+                await self._producer.send(self.settings.decision_topic, body, key=k, headers=h)
+                for k, body, h in records
+            ]
+            results = await asyncio.gather(*acks, return_exceptions=True)
+            failed = [
+                (r, e) for r, e in zip(records, results, strict=True) if isinstance(e, Exception)
+            ]
+            if not failed:
+                return
+            errors = [e for _, e in failed]
+            unexpected = [e for e in errors if not isinstance(e, KafkaError)]
+            if unexpected:
+                raise unexpected[0]
+            if attempt + 1 == PUBLISH_ATTEMPTS:
+                raise errors[-1]
+            self.metrics.publish_retries.inc(len(failed))
+            records = [r for r, _ in failed]
+            await asyncio.sleep(PUBLISH_RETRY_S * (attempt + 1))
 
     async def _without_decided_repeats(
         self, parsed: list[tuple[ConsumerRecord[bytes, bytes], IntentEnvelope]]

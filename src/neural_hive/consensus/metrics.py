@@ -31,6 +31,11 @@ class ConsensusMetrics:
             ["specialist_type", "code"],
             registry=r,
         )
+        self.publish_retries = Counter(
+            "neural_hive_consensus_publish_retries",
+            "Decision records sent again after the broker refused them",
+            registry=r,
+        )
         self.repeats_skipped = Counter(
             "neural_hive_consensus_repeats_skipped",
             "Redelivered intents not decided again (a decision was already recorded)",
