@@ -21,10 +21,11 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from gateway_support import Gateway, running_consensus, running_gateway, wait_ready
 
-from neural_hive.common.contracts import PENDING_KEY, REDELIVERY_HEADER
+from neural_hive.common.contracts import INTENT_TOPICS, PENDING_KEY, REDELIVERY_HEADER
+from neural_hive.common.kafka import ensure_topics
 from neural_hive.devstack import Service, free_port, start_tansu
 from neural_hive.gateway.metrics import GatewayMetrics
 from neural_hive.gateway.publisher import Publisher
@@ -171,3 +172,43 @@ async def test_a_sweep_publishes_only_the_undecided_and_gives_up_after_its_attem
     finally:
         await publisher.close()
         await store.close()
+
+
+def test_an_engine_whose_committed_offsets_lie_past_the_log_reads_it_from_the_start(
+    nlu_model_dir: Path, own_redis_db: str, specialists: dict[str, Service]
+) -> None:
+    """The state a Tansu restart leaves: partitions that began again at 0 while the group's
+    committed offsets point far past their end (seen live: committed ~7,000, end ~1,800).
+    Tansu answers such a fetch with nothing, so an engine that trusts its offsets never
+    decides again. Redelivery is set far off: only the engine itself can decide here."""
+    broker = start_tansu()
+    bootstrap = broker.address
+    try:
+        asyncio.run(commit_past_the_end(bootstrap, "started-over", 5000))
+        env = {"NEURAL_HIVE_REDELIVER_AFTER_S": "600"}
+        with (
+            running_gateway(nlu_model_dir, bootstrap, own_redis_db, **env) as gw,
+            running_consensus(bootstrap, own_redis_db, specialists, "started-over"),
+        ):
+            wait_ready(gw)
+            r = httpx.post(
+                f"{gw.base}/intentions", headers=gw.headers(), json={"text": TEXT}, timeout=10
+            )
+            assert r.status_code == 202, r.text
+            record = wait_decided(gw, r.json()["intent_id"], timeout=30)
+            assert record["decision"]["quorum"]["received"] == 5  # type: ignore[index]
+    finally:
+        broker.stop()
+
+
+async def commit_past_the_end(bootstrap: str, group: str, offset: int) -> None:
+    await ensure_topics(bootstrap, INTENT_TOPICS, 3)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(t, p) for t in INTENT_TOPICS for p in range(3)]
+        consumer.assign(tps)
+        await consumer.commit(dict.fromkeys(tps, offset))
+        assert (await consumer.committed(tps[0])) == offset
+    finally:
+        await consumer.stop()

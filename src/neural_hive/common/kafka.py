@@ -6,7 +6,7 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -39,3 +39,17 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) 
             log.info("created topics", extra={"fields": {"topics": [t.name for t in missing]}})
     finally:
         await admin.close()
+
+
+async def started_over(
+    consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]
+) -> list[TopicPartition]:
+    """Partitions whose log now ends before our position: a broker without storage (Tansu
+    in memory) restarted and its log began again at 0. Tansu answers a fetch past the end
+    with nothing rather than OFFSET_OUT_OF_RANGE, so without this a consumer waits until
+    the new log grows past where the old one was."""
+    tps = sorted(partitions, key=str)
+    if not tps:
+        return []
+    ends = await consumer.end_offsets(tps)
+    return [tp for tp in tps if await consumer.position(tp) > ends[tp]]

@@ -32,7 +32,7 @@ from neural_hive.common.contracts import (
     intent_key,
 )
 from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
-from neural_hive.common.kafka import ensure_topics, make_producer
+from neural_hive.common.kafka import ensure_topics, make_producer, started_over
 from neural_hive.common.plan import CognitivePlan
 from neural_hive.consensus.aggregator import Outcome, Policy, Vote, aggregate
 from neural_hive.consensus.fanout import Answer, SpecialistPool
@@ -44,6 +44,8 @@ from neural_hive.specialist.evaluator import Recommendation
 log = logging.getLogger(__name__)
 DECISION_SCHEMA_VERSION = 1
 KAFKA_RETRY_MIN_S = 0.5
+# How often the engine checks that no partition's log started over behind its position.
+STARTED_OVER_CHECK_S = 5.0
 # A decision the broker refused is sent again this many times in all, 0.1 s, 0.2 s, ... apart,
 # before the batch is given up and consumed again (Tansu refuses a produce now and then
 # under load with UnknownError: a retry of that record alone goes through).
@@ -190,7 +192,12 @@ class ConsensusEngine:
         consumer = self.consumer
         if consumer is None:
             raise RuntimeError("run() before start() connected to Kafka")
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + STARTED_OVER_CHECK_S
         while not stop.is_set():
+            if loop.time() >= next_check:
+                next_check = loop.time() + STARTED_OVER_CHECK_S
+                await self._reread_started_over(consumer)
             batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
             if not batch:
                 continue
@@ -206,6 +213,21 @@ class ConsensusEngine:
                     with contextlib.suppress(KafkaError, AssertionError):
                         consumer.seek(tp, recs[0].offset)
                 await asyncio.sleep(KAFKA_RETRY_MIN_S)
+
+    async def _reread_started_over(self, consumer: AIOKafkaConsumer) -> None:
+        """After a broker without storage restarted, its partitions begin again at 0 while
+        our positions (and the group's committed offsets) point past their end: read them
+        from the beginning, or nothing is consumed until the new log outgrows the old."""
+        try:
+            behind = await asyncio.wait_for(started_over(consumer, consumer.assignment()), 2.0)
+        except (KafkaError, AssertionError, TimeoutError):
+            return  # the broker is away or a rebalance is on: next check
+        if behind:
+            log.warning(
+                "partitions started over (the broker lost its log), reading them from offset 0",
+                extra={"fields": {"partitions": [f"{tp.topic}-{tp.partition}" for tp in behind]}},
+            )
+            await consumer.seek_to_beginning(*behind)
 
     async def readiness(self) -> Readiness:
         r = Readiness()

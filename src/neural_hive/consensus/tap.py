@@ -32,6 +32,7 @@ from neural_hive.common.contracts import (
     REDELIVERY_HEADER,
     VALIDATION_TOPIC,
 )
+from neural_hive.common.kafka import started_over
 
 TOPICS = (*INTENT_TOPICS, VALIDATION_TOPIC, DECISION_TOPIC)
 
@@ -93,12 +94,9 @@ def partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
 
 
 async def restart_behind(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
-    """A partition whose log ends before our position started over (a broker without
-    persistent storage restarted): read it again from its first offset."""
-    ends = await consumer.end_offsets(sorted(assigned, key=str))
-    for tp, end in ends.items():
-        if await consumer.position(tp) > end:
-            consumer.seek(tp, 0)
+    """Read again from their first offset the partitions that started over."""
+    for tp in await started_over(consumer, assigned):
+        consumer.seek(tp, 0)
 
 
 async def group_lag(
