@@ -174,6 +174,35 @@ async def test_a_sweep_publishes_only_the_undecided_and_gives_up_after_its_attem
         await store.close()
 
 
+async def test_an_intent_the_broker_refuses_does_not_hold_up_the_others(
+    own_redis_db: str, bootstrap: str, kafka_topics: None, consume_topic: Callable[..., Any]
+) -> None:
+    """Right after a restart Tansu refuses some produces; the rest of the pass goes out. The
+    refusal here is real: the oldest intent names a topic the broker cannot have."""
+    store = IntentStore(own_redis_db, dedup_ttl_s=60, intent_ttl_s=60, nlu_ttl_s=0)
+    publisher = Publisher(
+        bootstrap, idempotence=False, create_topics=False, partitions=3, max_record_bytes=1 << 20
+    )
+    sweeper = Redeliverer(
+        store, publisher, GatewayMetrics(), after_s=0, interval_s=1, batch=10, max_attempts=3
+    )
+    refused, good = f"refused-{uuid.uuid4()}", f"good-{uuid.uuid4()}"
+    try:
+        for intent_id, topic in ((refused, "no such topic!"), (good, "intentions.business")):
+            body = json.dumps({"id": intent_id, "correlation_id": intent_id}).encode()
+            await store.record(intent_id, body, None, topic, awaits_decision=True)
+            await asyncio.sleep(0.01)  # the refused one is the oldest: first in the pass
+        assert await sweeper.sweep() == 1
+        record = await consume_topic(bootstrap, "intentions.business", lambda d: d["id"] == good)
+        assert record["headers"][REDELIVERY_HEADER] == b"1"
+        # The refused one is still pending, its attempt not counted: the next pass tries it.
+        assert await store.redis.zscore(PENDING_KEY, refused) is not None
+        assert await store.redis.hget(f"intent:{refused}", "redeliveries") is None
+    finally:
+        await publisher.close()
+        await store.close()
+
+
 def test_an_engine_whose_committed_offsets_lie_past_the_log_reads_it_from_the_start(
     nlu_model_dir: Path, own_redis_db: str, specialists: dict[str, Service]
 ) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -41,23 +43,104 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) 
         await admin.close()
 
 
-# How far behind our position a partition's end must be to count as started over. Tansu's
-# end offset can trail the true one by the records of its last batch (5,000 records sent
-# in batches: end 4,993), and reading such a partition again from 0 repeats all of it.
+# On first sight of a partition (nothing known of its log yet), how far behind our position
+# its end must be to count as started over. Tansu's end offset can trail the true one by the
+# records of its last batch (5,000 records sent in batches: end 4,993), and reading such a
+# partition again from 0 repeats all of it.
 STARTED_OVER_SLACK = 1000
+# How often a consumer looks for partitions that started over, and how long a look waits
+# for the first record of each partition.
+RESTART_CHECK_S = 5.0
+FIRST_RECORD_WAIT_S = 2.0
 
 
-async def started_over(
-    consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]
-) -> list[TopicPartition]:
-    """Partitions whose log now ends well before our position: a broker without storage
-    (Tansu in memory) restarted and its log began again at 0. Tansu answers a fetch past
-    the end with nothing rather than OFFSET_OUT_OF_RANGE, so without this a consumer waits
-    until the new log grows past where the old one was. (A restart caught while the new
-    log is within the slack of our position is not seen: what the engine skips then, the
-    gateway publishes again after NEURAL_HIVE_REDELIVER_AFTER_S.)"""
-    tps = sorted(partitions, key=str)
-    if not tps:
-        return []
-    ends = await consumer.end_offsets(tps)
-    return [tp for tp in tps if await consumer.position(tp) > ends[tp] + STARTED_OVER_SLACK]
+@dataclass(frozen=True)
+class FirstRecord:
+    """What tells one log from another: its first record's offset, timestamp and key."""
+
+    offset: int
+    timestamp: int
+    key: bytes | None
+
+
+class RestartWatch:
+    """Finds the partitions whose log started over behind a consumer's position.
+
+    A broker without storage (Tansu in memory, the local target's) that restarts begins
+    every log again at 0, while a consumer's position (and its group's committed offset)
+    still points into the old one. Tansu answers a fetch past the end with nothing rather
+    than OFFSET_OUT_OF_RANGE, so the consumer waits, and once the new log outgrows that
+    position it silently skips the records before it.
+
+    Comparing offsets alone cannot tell a restart while the new log is still short from a
+    busy partition whose end offset trails (see STARTED_OVER_SLACK). So the watch remembers
+    each partition's first record, read with a consumer of its own, and a partition counts
+    as started over when that record changed, or when its log is empty behind our position.
+    Only on first sight, before anything is remembered, does it fall back to the slack.
+    """
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._probe = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            client_id=f"{client_id}-restart-watch",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+        )
+        self._first: dict[TopicPartition, FirstRecord] = {}
+
+    async def start(self) -> None:
+        await self._probe.start()
+
+    async def stop(self) -> None:
+        await self._probe.stop()
+
+    async def started_over(
+        self, consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]
+    ) -> list[TopicPartition]:
+        """The partitions of `consumer` to read again from their beginning."""
+        tps = sorted(partitions, key=str)
+        if not tps:
+            return []
+        ends = await consumer.end_offsets(tps)
+        firsts = await self._first_records([tp for tp in tps if ends[tp] > 0])
+        behind = []
+        for tp in tps:
+            position = await consumer.position(tp)
+            if ends[tp] == 0:  # an empty log: a new one if we had read past its start
+                self._first.pop(tp, None)
+                if position > 0:
+                    behind.append(tp)
+                continue
+            first = firsts.get(tp)
+            if first is None:
+                continue  # not read in time: the next check
+            known = self._first.get(tp)
+            self._first[tp] = first
+            if known is None:
+                if position > ends[tp] + STARTED_OVER_SLACK:
+                    behind.append(tp)
+            elif known.offset == first.offset and known != first:
+                behind.append(tp)
+        return behind
+
+    async def _first_records(self, tps: list[TopicPartition]) -> dict[TopicPartition, FirstRecord]:
+        if not tps:
+            return {}
+        probe = self._probe
+        probe.assign(tps)
+        try:
+            await probe.seek_to_beginning(*tps)
+            found: dict[TopicPartition, FirstRecord] = {}
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + FIRST_RECORD_WAIT_S
+            while len(found) < len(tps) and (left := deadline - loop.time()) > 0:
+                fetched = await probe.getmany(*tps, timeout_ms=max(1, int(left * 1000)))
+                for tp, records in fetched.items():
+                    if records and tp not in found:
+                        r = records[0]
+                        found[tp] = FirstRecord(r.offset, r.timestamp, r.key)
+                        probe.pause(tp)  # one record is all we need of it
+            return found
+        finally:
+            probe.unsubscribe()

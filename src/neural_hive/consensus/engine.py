@@ -32,7 +32,12 @@ from neural_hive.common.contracts import (
     intent_key,
 )
 from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
-from neural_hive.common.kafka import ensure_topics, make_producer, started_over
+from neural_hive.common.kafka import (
+    RESTART_CHECK_S,
+    RestartWatch,
+    ensure_topics,
+    make_producer,
+)
 from neural_hive.common.plan import CognitivePlan
 from neural_hive.consensus.aggregator import Outcome, Policy, Vote, aggregate
 from neural_hive.consensus.fanout import Answer, SpecialistPool
@@ -44,8 +49,6 @@ from neural_hive.specialist.evaluator import Recommendation
 log = logging.getLogger(__name__)
 DECISION_SCHEMA_VERSION = 1
 KAFKA_RETRY_MIN_S = 0.5
-# How often the engine checks that no partition's log started over behind its position.
-STARTED_OVER_CHECK_S = 5.0
 # A decision the broker refused is sent again this many times in all, 0.1 s, 0.2 s, ... apart,
 # before the batch is given up and consumed again (Tansu refuses a produce now and then
 # under load with UnknownError: a retry of that record alone goes through).
@@ -97,6 +100,7 @@ class ConsensusEngine:
         )
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
+        self.restarts: RestartWatch | None = None
         self.kafka_state = "not connected yet"
         app = build_app("consensus-engine", self.readiness, self.metrics.registry)
         self.http = HttpServer(app, s.host, s.http_port)
@@ -159,14 +163,17 @@ class ConsensusEngine:
             metadata_max_age_ms=5000,
             heartbeat_interval_ms=s.kafka_session_timeout_ms // 3,
         )
+        restarts = RestartWatch(s.kafka_bootstrap_servers, "consensus-engine")
         try:
             await producer.start()
             await consumer.start()
+            await restarts.start()
         except KafkaError:
+            await restarts.stop()
             await consumer.stop()
             await producer.stop()
             raise
-        self.producer, self.consumer = producer, consumer
+        self.producer, self.consumer, self.restarts = producer, consumer, restarts
         self.kafka_state = f"consuming as group {s.consumer_group}"
         log.info(
             "consensus engine consuming",
@@ -180,6 +187,8 @@ class ConsensusEngine:
         )
 
     async def stop(self) -> None:
+        if self.restarts is not None:
+            await self.restarts.stop()
         if self.consumer is not None:
             await self.consumer.stop()
         if self.producer is not None:
@@ -193,10 +202,10 @@ class ConsensusEngine:
         if consumer is None:
             raise RuntimeError("run() before start() connected to Kafka")
         loop = asyncio.get_running_loop()
-        next_check = loop.time() + STARTED_OVER_CHECK_S
+        next_check = loop.time() + RESTART_CHECK_S
         while not stop.is_set():
             if loop.time() >= next_check:
-                next_check = loop.time() + STARTED_OVER_CHECK_S
+                next_check = loop.time() + RESTART_CHECK_S
                 await self._reread_started_over(consumer)
             batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
             if not batch:
@@ -216,10 +225,15 @@ class ConsensusEngine:
 
     async def _reread_started_over(self, consumer: AIOKafkaConsumer) -> None:
         """After a broker without storage restarted, its partitions begin again at 0 while
-        our positions (and the group's committed offsets) point past their end: read them
-        from the beginning, or nothing is consumed until the new log outgrows the old."""
+        our positions (and the group's committed offsets) point into the old logs: read them
+        from the beginning, or nothing is consumed until a new log outgrows the old one, and
+        what came before that point is skipped."""
+        if self.restarts is None:
+            return
         try:
-            behind = await asyncio.wait_for(started_over(consumer, consumer.assignment()), 2.0)
+            behind = await asyncio.wait_for(
+                self.restarts.started_over(consumer, consumer.assignment()), 4.0
+            )
         except (KafkaError, AssertionError, TimeoutError):
             return  # the broker is away or a rebalance is on: next check
         if behind:

@@ -32,7 +32,7 @@ from neural_hive.common.contracts import (
     REDELIVERY_HEADER,
     VALIDATION_TOPIC,
 )
-from neural_hive.common.kafka import started_over
+from neural_hive.common.kafka import RESTART_CHECK_S, RestartWatch
 
 TOPICS = (*INTENT_TOPICS, VALIDATION_TOPIC, DECISION_TOPIC)
 
@@ -93,12 +93,6 @@ def partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
     ]
 
 
-async def restart_behind(consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
-    """Read again from their first offset the partitions that started over."""
-    for tp in await started_over(consumer, assigned):
-        consumer.seek(tp, 0)
-
-
 async def group_lag(
     admin: AIOKafkaAdminClient, consumer: AIOKafkaConsumer, group: str
 ) -> int | None:
@@ -130,13 +124,16 @@ async def tap(
         fetch_min_bytes=1 << 20,
     )
     await consumer.start()
+    restarts = RestartWatch(bootstrap, "neural-hive-tap")
+    await restarts.start()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="neural-hive-tap")
     if group:
         await admin.start()
+    loop = asyncio.get_running_loop()
     try:
         assigned: set[TopicPartition] = set()
         announced = False
-        next_lag = 0.0
+        next_lag = next_restart_check = 0.0
         while not stop.is_set():
             # Topics appear (or come back after a broker restart) while we run.
             with contextlib.suppress(KafkaError):
@@ -157,16 +154,17 @@ async def tap(
                 await asyncio.sleep(refresh_s)
                 continue
             try:
+                if loop.time() >= next_restart_check:
+                    next_restart_check = loop.time() + RESTART_CHECK_S
+                    for tp in await restarts.started_over(consumer, assigned):
+                        consumer.seek(tp, 0)
                 batch = await consumer.getmany(timeout_ms=int(refresh_s * 1000))
-                if not batch:
-                    await restart_behind(consumer, assigned)
             except KafkaError:
                 await asyncio.sleep(0.2)
                 continue
             for records in batch.values():
                 for record in records:
                     sys.stdout.write(json.dumps(summarize(record)) + "\n")
-            loop = asyncio.get_running_loop()
             if group and loop.time() >= next_lag:  # the engine's backlog, once a second
                 next_lag = loop.time() + refresh_s
                 with contextlib.suppress(KafkaError):
@@ -174,6 +172,7 @@ async def tap(
                     sys.stdout.write(json.dumps({"kind": "lag", "lag": lag}) + "\n")
             sys.stdout.flush()
     finally:
+        await restarts.stop()
         await consumer.stop()
         if group:
             await admin.close()

@@ -25,7 +25,7 @@ import socket
 from neural_hive.common.contracts import REDELIVERY_HEADER
 from neural_hive.gateway.metrics import GatewayMetrics
 from neural_hive.gateway.publisher import BrokerUnavailable, Publisher
-from neural_hive.gateway.store import IntentStore, RedisDown, now_ms
+from neural_hive.gateway.store import IntentStore, Pending, RedisDown, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,9 @@ class Redeliverer:
     async def sweep(self) -> int:
         """One pass: publish again what waited too long; the number published.
 
-        Raises RedisDown or BrokerUnavailable; what was not published stays pending.
+        The intents are published together, and one the broker refuses does not hold up the
+        others (right after a restart Tansu refuses a produce now and then): it stays pending
+        for the next pass. Raises RedisDown when Redis does not answer.
         """
         overdue = await self.store.overdue(now_ms() - self.after_ms, self.batch)
         spent = [p.intent_id for p in overdue if p.redeliveries >= self.max_attempts]
@@ -63,28 +65,37 @@ class Redeliverer:
                 "intents still undecided after every redelivery, no longer retried",
                 extra={"fields": {"intents": spent[:20], "count": len(spent)}},
             )
-        published = 0
-        for p in overdue:
-            if p.redeliveries >= self.max_attempts:
-                continue
-            key = p.intent_id.encode()
-            correlation_id = str(json.loads(p.envelope).get("correlation_id", p.intent_id))
-            headers = [
-                ("intent-id", key),
-                ("correlation-id", correlation_id.encode()),
-                ("idempotency-key", correlation_id.encode()),
-                (REDELIVERY_HEADER, str(p.redeliveries + 1).encode()),
-            ]
-            await self.publisher.publish(p.topic, p.envelope, key, headers)
-            await self.store.redelivered(p.intent_id)
-            published += 1
+        due = [p for p in overdue if p.redeliveries < self.max_attempts]
+        outcomes = await asyncio.gather(*map(self._publish_again, due), return_exceptions=True)
+        published = sum(o is None for o in outcomes)
+        refused = sum(isinstance(o, BrokerUnavailable) for o in outcomes)
         if published:
             self.metrics.redelivered.inc(published)
             log.warning(
                 "intents without a decision published again",
                 extra={"fields": {"count": published, "after_s": self.after_ms / 1000}},
             )
+        if refused:
+            log.warning(
+                "the broker refused some intents published again; they stay pending",
+                extra={"fields": {"count": refused, "error": self.publisher.last_error}},
+            )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, BrokerUnavailable):
+                raise outcome
         return published
+
+    async def _publish_again(self, p: Pending) -> None:
+        key = p.intent_id.encode()
+        correlation_id = str(json.loads(p.envelope).get("correlation_id", p.intent_id))
+        headers = [
+            ("intent-id", key),
+            ("correlation-id", correlation_id.encode()),
+            ("idempotency-key", correlation_id.encode()),
+            (REDELIVERY_HEADER, str(p.redeliveries + 1).encode()),
+        ]
+        await self.publisher.publish(p.topic, p.envelope, key, headers)
+        await self.store.redelivered(p.intent_id)
 
     async def run(self) -> None:
         """Sweep every `interval_s` while this replica holds the turn, until cancelled."""
@@ -94,6 +105,6 @@ class Redeliverer:
                 turn_ms = max(1, int(self.interval_s * 1000) - 100)
                 if await self.store.take_redelivery_turn(self.holder, turn_ms):
                     await self.sweep()
-            except (*RedisDown, BrokerUnavailable) as exc:
+            except RedisDown as exc:
                 # Nothing is lost: the intents stay pending for the next pass.
                 log.warning("redelivery pass skipped", extra={"fields": {"error": str(exc)}})
