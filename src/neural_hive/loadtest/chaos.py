@@ -3,8 +3,9 @@
 A case sends `rate` intents/s for `before_s`, injects its fault, heals it (or lets Podman's
 restart policy bring a killed container back, as a kubelet would), keeps sending for
 `after_s`, then waits for the last decisions. From the samples and the decision tap it
-reports the answers by status, acknowledged intents that never reached Kafka, decisions
-with reduced quorum or routed to review, and the time to recover after the fault ended:
+reports the answers by status, acknowledged intents that never reached Kafka (neither
+read by the tap nor decided by the engine, as the gateway's record says), decisions with
+reduced quorum or routed to review, and the time to recover after the fault ended:
 the start of the first `window_s` in which every request got a 2xx and every decision
 came from all five specialists.
 """
@@ -98,11 +99,14 @@ async def run_case(
     await asyncio.sleep(before_s)
     fault_at, fault_end = await inject(stack, case)
     samples = await load
+    waiting = awaiting_decision(samples)
     await tap.drain(
-        awaiting_decision(samples),
-        CASE_DRAIN_S,
-        seen={s.intent_id for s in acknowledged(samples) if s.intent_id},
+        waiting, CASE_DRAIN_S, seen={s.intent_id for s in acknowledged(samples) if s.intent_id}
     )
+    # What the tap could not see (a broker restart erased it first) but the engine decided.
+    unseen = set(lost(samples, tap)) | (waiting - tap.decisions.keys())
+    if unseen:
+        tap.confirm(await traffic.decisions(unseen))
     print(flush=True)
     return summarize_case(case, samples, tap, t0, fault_at, fault_end)
 
@@ -199,7 +203,7 @@ async def run_chaos(
     """Run each case with a tap of its own (a broker restart must not blind the next one)."""
     results = []
     for case in cases:
-        async with DecisionTap(stack.tap_command()) as tap:
+        async with DecisionTap(stack.tap_command(eager=True)) as tap:
             results.append(await run_case(stack, traffic, tap, case, rate))
         await asyncio.sleep(settle_s)
     return results

@@ -59,10 +59,10 @@ class PodmanStack:
         info = json.loads(_podman("inspect", "--type", "container", self.container(workload)))
         return str(info[0]["ImageName"])
 
-    def tap_command(self) -> list[str]:
+    def tap_command(self, *, eager: bool = False) -> list[str]:
         return [
             "podman", "exec", "-i", self.container("consensus-engine"),
-            "python", "-m", "neural_hive.consensus.tap",
+            "python", "-m", "neural_hive.consensus.tap", *(["--eager"] if eager else []),
         ]  # fmt: skip
 
     def pid(self, workload: str) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,8 +31,11 @@ class DecisionTap:
     redelivered: set[str] = field(default_factory=set)  # published again by the gateway
     decisions: dict[str, Decision] = field(default_factory=dict)
     lag: int | None = None  # the consensus engine's uncommitted intents, when the tap says
+    # The tap's own log (aiokafka's errors while a broker is away), kept short. It must be
+    # read: a full pipe would block the tap mid-write and blind it for the rest of a case.
+    stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     _proc: asyncio.subprocess.Process | None = None
-    _reader: asyncio.Task[None] | None = None
+    _readers: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def __aenter__(self) -> DecisionTap:
         self._proc = await asyncio.create_subprocess_exec(
@@ -41,14 +45,16 @@ class DecisionTap:
             stderr=asyncio.subprocess.PIPE,
         )
         assert self._proc.stdout is not None
+        self._readers = [asyncio.create_task(self._read_log())]
         try:
             first = await asyncio.wait_for(self._proc.stdout.readline(), 60)
         except TimeoutError:
             first = b""
         if json.loads(first or b"{}").get("kind") != "ready":
             await self.__aexit__()
-            raise RuntimeError(f"the decision tap did not start ({' '.join(self.command)})")
-        self._reader = asyncio.create_task(self._read())
+            log = " | ".join(self.stderr_tail)
+            raise RuntimeError(f"the decision tap did not start ({' '.join(self.command)}): {log}")
+        self._readers.append(asyncio.create_task(self._read()))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -61,16 +67,32 @@ class DecisionTap:
             proc.terminate()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), 10)
-        if self._reader is not None:
-            self._reader.cancel()
+        for reader in self._readers:
+            reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+                await reader
 
     async def _read(self) -> None:
         assert self._proc is not None
         assert self._proc.stdout is not None
         async for raw in self._proc.stdout:
             self.take(json.loads(raw))
+
+    async def _read_log(self) -> None:
+        assert self._proc is not None
+        assert self._proc.stderr is not None
+        async for raw in self._proc.stderr:
+            self.stderr_tail.append(raw.decode(errors="replace").rstrip())
+
+    def confirm(self, records: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take decisions the tap missed from the gateway's records (GET /intentions/{id}):
+        the engine decided those intents, so they reached Kafka. The tap cannot see a record
+        that a broker without storage acknowledged and then lost in a restart before the
+        tap's next fetch, though the engine had read it."""
+        for ident, d in records.items():
+            line = {"decision": d.get("decision"), "decided_at": d.get("decided_at")}
+            opinions = (d.get("quorum") or {}).get("received")
+            self.take({"kind": "decision", "id": ident, **line, "opinions": opinions, "ts": 0})
 
     def take(self, line: dict[str, Any]) -> None:
         if line.get("kind") == "lag":

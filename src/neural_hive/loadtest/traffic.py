@@ -13,7 +13,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,24 @@ class Traffic:
         except (aiohttp.ClientError, TimeoutError, ValueError):
             answer, status = None, "error"
         out.append(_sample(sent, t0, status, kind, answer))
+
+    async def decisions(self, intent_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The decisions the gateway recorded for these intents (GET /intentions/{id});
+        an intent still pending, unknown or unreadable is left out."""
+        assert self._session is not None
+        session = self._session
+
+        async def one(intent_id: str) -> tuple[str, dict[str, Any] | None]:
+            try:
+                async with session.get(f"{self.base_url}/intentions/{intent_id}") as r:
+                    doc = await r.json(content_type=None) if r.status == 200 else None
+            except (aiohttp.ClientError, TimeoutError, ValueError):
+                doc = None
+            decision = doc.get("decision") if isinstance(doc, dict) else None
+            return intent_id, decision if isinstance(decision, dict) else None
+
+        found = await asyncio.gather(*map(one, intent_ids))
+        return {i: d for i, d in found if d is not None}
 
     async def _send(self, i: int, out: list[Sample]) -> None:
         lang, text = self.texts[i % len(self.texts)]
