@@ -90,6 +90,9 @@ async def test_a_log_that_started_over_is_found_even_while_shorter_than_the_slac
         await consumer.seek_to_beginning(tp)
         await read(consumer, tp, 5)
         assert await watch.started_over(consumer, [tp]) == []  # and now it knows the log
+        learned = RestartWatch(bootstrap, "test-learned")  # told the log up front instead
+        await learned.start()
+        assert await learned.learn(consumer, [tp]) == []
         await produce(bootstrap, 3, "more")  # the same log growing: nothing to read again
         assert await watch.started_over(consumer, [tp]) == []
 
@@ -98,6 +101,8 @@ async def test_a_log_that_started_over_is_found_even_while_shorter_than_the_slac
         # 2 records, our position 5: well inside the slack, found by the first record.
         assert await consumer.position(tp) == 5 < 2 + STARTED_OVER_SLACK
         assert await watch.started_over(consumer, [tp]) == [tp]
+        assert await learned.started_over(consumer, [tp]) == [tp]
+        await learned.stop()
         consumer.seek(tp, 0)  # as the engine and the tap do
         assert [r.key for r in await read(consumer, tp, 2)] == [b"new-0", b"new-1"]
         assert await watch.started_over(consumer, [tp]) == []

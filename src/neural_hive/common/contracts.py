@@ -41,11 +41,12 @@ def intent_key(intent_id: str) -> str:
     return f"intent:{intent_id}"
 
 
-# Redis sorted set of the acknowledged intents that await a decision, scored by when they were
+# Redis sorted set of the acknowledged intents not yet confirmed, scored by when they were
 # last published (ms since the epoch). The gateway adds an intent after the broker's ack, the
-# consensus engine removes it with its decision, and the gateway publishes again what stays
-# too long: a broker that lost acknowledged records (one without storage that restarted) does
-# not lose the intent with them.
+# consensus engine removes it with its decision (or, for an intent routed to human validation,
+# once it read it back), and the gateway publishes again what stays too long: a broker that
+# lost acknowledged records (one without storage that restarted) does not lose the intent
+# with them.
 PENDING_KEY = "intents:pending"
 # Header on an intent published again from Redis: how many times it was (b"1", b"2", ...).
 REDELIVERY_HEADER = "redelivery"

@@ -124,6 +124,19 @@ class RestartWatch:
                 behind.append(tp)
         return behind
 
+    async def learn(
+        self, consumer: AIOKafkaConsumer, partitions: Iterable[TopicPartition]
+    ) -> list[TopicPartition]:
+        """Remember now the first record of each partition that has records and is not
+        known yet (so a restart soon after is not met at first sight); returns those not
+        read in time."""
+        tps = sorted(partitions, key=str)
+        ends = await consumer.end_offsets(tps)
+        todo = [tp for tp in tps if ends[tp] > 0 and tp not in self._first]
+        firsts = await self._first_records(todo)
+        self._first.update(firsts)
+        return [tp for tp in todo if tp not in firsts]
+
     async def _first_records(self, tps: list[TopicPartition]) -> dict[TopicPartition, FirstRecord]:
         if not tps:
             return {}

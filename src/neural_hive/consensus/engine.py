@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from neural_hive.common.contracts import (
     PENDING_KEY,
     REDELIVERY_HEADER,
+    VALIDATION_TOPIC,
     IntentEnvelope,
     dlq_topic,
     intent_key,
@@ -143,7 +144,7 @@ class ConsensusEngine:
             dlqs = [dlq_topic(t) for t in s.intent_topics]
             await ensure_topics(
                 s.kafka_bootstrap_servers,
-                [*s.intent_topics, *dlqs, s.decision_topic],
+                [*s.intent_topics, VALIDATION_TOPIC, *dlqs, s.decision_topic],
                 s.kafka_topic_partitions,
             )
         producer = make_producer(
@@ -151,6 +152,7 @@ class ConsensusEngine:
         )
         consumer = AIOKafkaConsumer(
             *s.intent_topics,
+            VALIDATION_TOPIC,  # only read back, for the gateway's redelivery (see witness)
             bootstrap_servers=s.kafka_bootstrap_servers,
             group_id=s.consumer_group,
             client_id="consensus-engine",
@@ -287,12 +289,17 @@ class ConsensusEngine:
         decision was not acknowledged (the caller consumes the batch again)."""
         start = time.perf_counter()
         parsed: list[tuple[ConsumerRecord[bytes, bytes], IntentEnvelope]] = []
+        witnessed = []
         for record in records:
             self.metrics.consumed.labels(topic=record.topic).inc()
+            if record.topic == VALIDATION_TOPIC:
+                witnessed.append(dict(record.headers).get("intent-id", b"").decode())
+                continue
             try:
                 parsed.append((record, parse_envelope(record.value)))
             except BadRecord as exc:
                 await self.dead_letter(record, exc)
+        await self.witness([i for i in witnessed if i])
         parsed = await self._without_decided_repeats(parsed)
         if not parsed:
             return
@@ -486,6 +493,23 @@ class ConsensusEngine:
                         "error": repr(exc),
                     }
                 },
+            )
+
+    async def witness(self, intent_ids: list[str]) -> None:
+        """End the gateway's wait for intents routed to human validation: they are readable
+        on Kafka, which is all the gateway waits for (no decision follows them). A broker
+        without storage can acknowledge a record and then never serve it (Tansu, right after
+        a restart); an intent not read back here is published again by the gateway."""
+        if not intent_ids:
+            return
+        try:
+            await self.redis.zrem(PENDING_KEY, *intent_ids)
+        except (aioredis.RedisError, OSError) as exc:
+            # They stay pending: the gateway publishes them again, a repeat and not a loss.
+            self.metrics.redis_failures.inc(len(intent_ids))
+            log.warning(
+                "intents read back not marked in redis",
+                extra={"fields": {"count": len(intent_ids), "error": repr(exc)}},
             )
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], exc: BadRecord) -> None:

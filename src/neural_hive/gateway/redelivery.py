@@ -1,12 +1,12 @@
-"""Publish again the acknowledged intents that got no decision in time.
+"""Publish again the acknowledged intents that were not confirmed in time.
 
 A 2xx from the gateway means the broker acknowledged the intent. A broker that keeps its
 log only in memory (Tansu, the local target's) forgets what it acknowledged when it
 restarts, and so would a Kafka cluster that lost an unreplicated partition. The gateway
-keeps every intent that awaits a decision in Redis (`PENDING_KEY`) until the consensus
-engine records its decision; a background task here publishes again, with a `redelivery`
-header, each one still waiting after `redeliver_after_s`, at most `redeliver_max_attempts`
-times. The engine skips a redelivered intent that it has decided meanwhile, and a decision
+keeps every acknowledged intent in Redis (`PENDING_KEY`) until the consensus engine records
+its decision (or, for one routed to human validation, reads it back); a background task
+here publishes again, with a `redelivery` header, each one still waiting after
+`redeliver_after_s`, at most `redeliver_max_attempts` times. The engine skips a redelivered intent that it has decided meanwhile, and a decision
 keeps its id (derived from the intent's), so a consumer sees at most a repeat, never a
 different decision.
 

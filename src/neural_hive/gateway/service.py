@@ -111,9 +111,10 @@ class IntentService:
             if req.correlation_id:
                 await self.store.release(req.correlation_id, intent_id)
             raise
-        # Round trip 2 of 2, only after the broker's ack: the envelope, the intent's wait for
-        # its decision (intents for human validation get none) and the NLU cache.
-        await self.store.record(intent_id, body, fresh, topic, awaits_decision=confident)
+        # Round trip 2 of 2, only after the broker's ack: the envelope, the intent's wait (for
+        # its decision, or for human validation until the engine read it back; see the
+        # gateway's redelivery) and the NLU cache.
+        await self.store.record(intent_id, body, fresh, topic)
         status = IntentStatus.PROCESSED if confident else IntentStatus.ROUTED_TO_VALIDATION
         self.metrics.intents.labels(status=status.value, domain=nlu["domain"], source=source).inc()
         self.metrics.confidence.observe(nlu["confidence"])

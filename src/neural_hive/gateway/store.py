@@ -133,20 +133,17 @@ class IntentStore:
         envelope: bytes,
         nlu: tuple[str | None, str, dict[str, Any]] | None,
         topic: str,
-        *,
-        awaits_decision: bool,
     ) -> None:
         """One round trip after the broker's ack: the intent hash (envelope and topic) with
-        its TTL, the intent in the pending set when the consensus engine is to decide it,
-        and, when the NLU ran for this request, its result for the cache
-        (``(lang, text, result)``)."""
+        its TTL, the intent in the pending set until the consensus engine decided it (or, for
+        human validation, read it back), and, when the NLU ran for this request, its result
+        for the cache (``(lang, text, result)``)."""
         key = intent_key(intent_id)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping={"envelope": envelope, "topic": topic})
                 pipe.expire(key, self.intent_ttl_s)
-                if awaits_decision:
-                    pipe.zadd(PENDING_KEY, {intent_id: now_ms()})
+                pipe.zadd(PENDING_KEY, {intent_id: now_ms()})
                 if nlu is not None and self.nlu_ttl_s:
                     lang, text, result = nlu
                     pipe.set(nlu_key(lang, text), json.dumps(result), ex=self.nlu_ttl_s)
@@ -155,7 +152,7 @@ class IntentStore:
             self._failed("record", exc)
 
     async def overdue(self, published_before_ms: int, limit: int) -> list[Pending]:
-        """Intents last published before the given time that still await a decision, oldest
+        """Intents last published before the given time and not confirmed since, oldest
         first. Those decided meanwhile, or whose hash expired, leave the pending set here.
         Raises when Redis is down."""
         ids = [
