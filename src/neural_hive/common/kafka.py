@@ -86,6 +86,8 @@ class RestartWatch:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=50,
+            # Tansu reads up to this much of each partition for a fetch; one batch is enough.
+            max_partition_fetch_bytes=256 << 10,
         )
         self._first: dict[TopicPartition, FirstRecord] = {}
 
@@ -104,7 +106,7 @@ class RestartWatch:
             return []
         ends = await consumer.end_offsets(tps)
         firsts = await self._first_records([tp for tp in tps if ends[tp] > 0])
-        behind = []
+        behind, unread = [], []
         for tp in tps:
             position = await consumer.position(tp)
             if ends[tp] == 0:  # an empty log: a new one if we had read past its start
@@ -114,7 +116,8 @@ class RestartWatch:
                 continue
             first = firsts.get(tp)
             if first is None:
-                continue  # not read in time: the next check
+                unread.append(tp)  # not read in time: the next check
+                continue
             known = self._first.get(tp)
             self._first[tp] = first
             if known is None:
@@ -122,6 +125,11 @@ class RestartWatch:
                     behind.append(tp)
             elif known.offset == first.offset and known != first:
                 behind.append(tp)
+        if unread:
+            log.info(
+                "first records not read in time, checked again later",
+                extra={"fields": {"partitions": [f"{tp.topic}-{tp.partition}" for tp in unread]}},
+            )
         return behind
 
     async def learn(

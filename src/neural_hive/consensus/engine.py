@@ -204,7 +204,7 @@ class ConsensusEngine:
         if consumer is None:
             raise RuntimeError("run() before start() connected to Kafka")
         loop = asyncio.get_running_loop()
-        next_check = loop.time() + RESTART_CHECK_S
+        next_check = loop.time()  # at once: a log known early is not met at first sight
         while not stop.is_set():
             if loop.time() >= next_check:
                 next_check = loop.time() + RESTART_CHECK_S
@@ -244,6 +244,10 @@ class ConsensusEngine:
                 extra={"fields": {"partitions": [f"{tp.topic}-{tp.partition}" for tp in behind]}},
             )
             await consumer.seek_to_beginning(*behind)
+            # Commit it too: a rebalance resets positions to the group's committed offsets,
+            # which may still point into the old logs (a batch committed after the restart).
+            with contextlib.suppress(KafkaError):
+                await consumer.commit(dict.fromkeys(behind, 0))
 
     async def readiness(self) -> Readiness:
         r = Readiness()

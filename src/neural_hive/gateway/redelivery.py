@@ -6,9 +6,9 @@ restarts, and so would a Kafka cluster that lost an unreplicated partition. The 
 keeps every acknowledged intent in Redis (`PENDING_KEY`) until the consensus engine records
 its decision (or, for one routed to human validation, reads it back); a background task
 here publishes again, with a `redelivery` header, each one still waiting after
-`redeliver_after_s`, at most `redeliver_max_attempts` times. The engine skips a redelivered intent that it has decided meanwhile, and a decision
-keeps its id (derived from the intent's), so a consumer sees at most a repeat, never a
-different decision.
+`redeliver_after_s`, at most `redeliver_max_attempts` times. The engine skips a redelivered
+intent that it has decided meanwhile, and a decision keeps its id (derived from the
+intent's), so a consumer sees at most a repeat, never a different decision.
 
 One replica redelivers per period (a Redis key with a TTL is the turn), so several
 gateways do not publish the same intent several times.
