@@ -128,7 +128,7 @@ def test_an_intent_for_validation_lost_by_the_broker_is_published_again_until_re
 ) -> None:
     """No decision follows an intent routed to human validation; the engine reading it
     back is what ends the gateway's wait. Tansu acknowledged such records right after a
-    restart and never served them (10 of 17 in one chaos run were on the log, 7 were not)."""
+    restart and never served them (2 of the 3 lost in one chaos run were not on the log)."""
     broker = start_tansu()
     bootstrap = broker.address
     pending = redis.Redis.from_url(own_redis_db, decode_responses=True)
