@@ -1,19 +1,21 @@
 """A Kafka-protocol broker without storage (Tansu in memory, the local target's) that
 restarts comes back with no topics and every log begun again at 0. The gateway's publisher
 creates the topics again, with its own partition count, and publishes again; a consumer's
-RestartWatch finds the partitions whose log started over behind its position. Real Tansu,
-stopped and started on one port."""
+RestartWatch tells that the broker lost its logs. Real Tansu, stopped and started on one
+port."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from neural_hive.common.contracts import INTENT_TOPICS, VALIDATION_TOPIC
-from neural_hive.common.kafka import STARTED_OVER_SLACK, RestartWatch, ensure_topics
+from neural_hive.common.kafka import RestartWatch, ensure_topics
 from neural_hive.devstack import Service, start_tansu
 from neural_hive.gateway.publisher import BrokerUnavailable, Publisher
 
@@ -71,52 +73,62 @@ async def produce(bootstrap: str, count: int, tag: str) -> None:
         await producer.stop()
 
 
-async def test_a_log_that_started_over_is_found_even_while_shorter_than_the_slack() -> None:
-    """The case the offsets alone cannot tell: the restarted log is only a few records
-    behind our position (seen live a few minutes after a first restart, when positions were
-    a few hundred), so the consumer would skip the new log's first records. The watch
-    knows it by its first record."""
+async def test_a_broker_that_restarted_without_its_logs_is_told_by_its_epoch() -> None:
+    """Two watchers (the engine's and the tap's, say) on one broker: the first check learns
+    the epoch (writing it on a new broker), logs that only grow are no restart, and after
+    each restart both tell it, whichever of them wrote the new epoch. The consumer then
+    reads the new log from 0: 2 records behind its position of 8, which it would otherwise
+    never read."""
     broker = start_tansu()
     bootstrap = broker.address
     tp = TopicPartition(TOPIC, 0)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    watch = RestartWatch(bootstrap, "test")
+    engine, tap = RestartWatch(bootstrap, "engine"), RestartWatch(bootstrap, "tap")
     try:
         await ensure_topics(bootstrap, [TOPIC], 1)
         await produce(bootstrap, 5, "old")
         await consumer.start()
-        await watch.start()
+        await engine.start()
+        await tap.start()
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         await read(consumer, tp, 5)
-        assert await watch.started_over(consumer, [tp]) == []  # and now it knows the log
-        learned = RestartWatch(bootstrap, "test-learned")  # told the log up front instead
-        await learned.start()
-        assert await learned.learn(consumer, [tp]) == []
-        await produce(bootstrap, 3, "more")  # the same log growing: nothing to read again
-        assert await watch.started_over(consumer, [tp]) == []
+        assert not await engine.restarted()  # learns the epoch, writing it
+        assert not await tap.restarted()  # learns the same one
+        await produce(bootstrap, 3, "more")  # the same logs growing
+        await read(consumer, tp, 3)
+        assert not await engine.restarted()
+        assert not await tap.restarted()
 
         broker = await restarted(broker)
         await produce(bootstrap, 2, "new")
-        # 2 records, our position 5: well inside the slack, found by the first record.
-        assert await consumer.position(tp) == 5 < 2 + STARTED_OVER_SLACK
-        assert await watch.started_over(consumer, [tp]) == [tp]
-        assert await learned.started_over(consumer, [tp]) == [tp]
-        await learned.stop()
+        assert await consumer.position(tp) == 8
+        assert await checked(engine)  # finds the epoch topic empty and writes the new epoch
+        assert await checked(tap)  # reads the one the engine wrote
         consumer.seek(tp, 0)  # as the engine and the tap do
         assert [r.key for r in await read(consumer, tp, 2)] == [b"new-0", b"new-1"]
-        assert await watch.started_over(consumer, [tp]) == []
+        assert not await engine.restarted()
+        assert not await tap.restarted()
 
-        broker = await restarted(broker)
-        await produce(bootstrap, 4, "newer")  # a new log already past our position of 2
-        assert await watch.started_over(consumer, [tp]) == [tp]
-
-        broker = await restarted(broker)  # and one still empty behind us
-        assert await watch.started_over(consumer, [tp]) == [tp]
+        broker = await restarted(broker)  # nothing written since: the tap writes it this time
+        assert await checked(tap)
+        assert await checked(engine)
+        assert not await engine.restarted()
     finally:
-        await watch.stop()
+        await tap.stop()
+        await engine.stop()
         await consumer.stop()
         broker.stop()
+
+
+async def checked(watch: RestartWatch) -> bool:
+    """A check, once the watch's clients have reconnected to the restarted broker."""
+    for _ in range(20):
+        try:
+            return await watch.restarted()
+        except KafkaError:
+            await asyncio.sleep(0.25)
+    return await watch.restarted()
 
 
 async def restarted(broker: Service) -> Service:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from neural_hive.common.contracts import intent_key, intent_topic
 from neural_hive.consensus.engine import ConsensusEngine
@@ -345,3 +346,42 @@ async def test_the_engine_waits_for_a_late_broker_instead_of_crashing(
         await engine.stop()
         if broker is not None:
             broker.stop()
+
+
+async def test_intents_sent_after_the_broker_lost_its_logs_are_decided(
+    redis_url: str, specialists: dict[str, Service]
+) -> None:
+    """Tansu without storage restarts with every log begun again at 0, behind the engine's
+    position (12 here); the 3 intents sent after it are decided all the same. Idle, the
+    engine gets there by rejoining its group (the broker forgot the committed offsets);
+    under load a batch committed or rewound across the restart brings the old position
+    back, which only the restart watch undoes (tests/integration/test_broker_restart.py)."""
+    broker = start_tansu()
+    cfg = settings(broker.address, redis_url, specialists, kafka_session_timeout_ms=2000)
+    topic = intent_topic("TECHNICAL")
+
+    async def send(envs: list[dict[str, Any]]) -> None:
+        for _ in range(40):  # the producer reconnects to a restarted broker on its own
+            with contextlib.suppress(KafkaError):
+                async with producer(broker.address) as p:
+                    for env in envs:
+                        body = json.dumps(env).encode()
+                        await p.send_and_wait(topic, body, key=env["id"].encode(), partition=0)
+                return
+            await asyncio.sleep(0.25)
+        raise AssertionError("the broker did not come back")
+
+    try:
+        async with running(cfg):
+            before = [envelope() for _ in range(12)]
+            await send(before)
+            for env in before:
+                await decision(redis_url, env["id"])
+            broker.stop()
+            broker = start_tansu(broker.port)
+            after = [envelope() for _ in range(3)]
+            await send(after)
+            for env in after:
+                assert (await decision(redis_url, env["id"], timeout=30))["intent_id"] == env["id"]
+    finally:
+        broker.stop()

@@ -34,6 +34,7 @@ from neural_hive.common.contracts import (
 )
 from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
 from neural_hive.common.kafka import (
+    EPOCH_TOPIC,
     RESTART_CHECK_S,
     RestartWatch,
     ensure_topics,
@@ -144,7 +145,7 @@ class ConsensusEngine:
             dlqs = [dlq_topic(t) for t in s.intent_topics]
             await ensure_topics(
                 s.kafka_bootstrap_servers,
-                [*s.intent_topics, VALIDATION_TOPIC, *dlqs, s.decision_topic],
+                [*s.intent_topics, VALIDATION_TOPIC, *dlqs, s.decision_topic, EPOCH_TOPIC],
                 s.kafka_topic_partitions,
             )
         producer = make_producer(
@@ -203,51 +204,69 @@ class ConsensusEngine:
         consumer = self.consumer
         if consumer is None:
             raise RuntimeError("run() before start() connected to Kafka")
-        loop = asyncio.get_running_loop()
-        next_check = loop.time()  # at once: a log known early is not met at first sight
-        while not stop.is_set():
-            if loop.time() >= next_check:
-                next_check = loop.time() + RESTART_CHECK_S
-                await self._reread_started_over(consumer)
-            batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
-            if not batch:
-                continue
-            try:
-                await self.handle_batch([r for recs in batch.values() for r in recs])
-                await consumer.commit()
-            except KafkaError as exc:
-                # Not committed: rewind so the batch is processed again (at least once).
-                log.warning(
-                    "batch not completed, retrying it", extra={"fields": {"error": repr(exc)}}
-                )
-                for tp, recs in batch.items():
-                    with contextlib.suppress(KafkaError, AssertionError):
-                        consumer.seek(tp, recs[0].offset)
-                await asyncio.sleep(KAFKA_RETRY_MIN_S)
+        restarted = asyncio.Event()
+        watch = asyncio.create_task(self._watch_restarts(restarted, stop))
+        try:
+            while not stop.is_set():
+                if restarted.is_set() and consumer.assignment():
+                    restarted.clear()
+                    if not await self._read_again_from_start(consumer):
+                        restarted.set()  # the next time round
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
+                if not batch:
+                    continue
+                try:
+                    await self.handle_batch([r for recs in batch.values() for r in recs])
+                    await consumer.commit()
+                except KafkaError as exc:
+                    # Not committed: rewind so the batch is processed again (at least once).
+                    log.warning(
+                        "batch not completed, retrying it", extra={"fields": {"error": repr(exc)}}
+                    )
+                    for tp, recs in batch.items():
+                        with contextlib.suppress(KafkaError, AssertionError):
+                            consumer.seek(tp, recs[0].offset)
+                    await asyncio.sleep(KAFKA_RETRY_MIN_S)
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
 
-    async def _reread_started_over(self, consumer: AIOKafkaConsumer) -> None:
+    async def _watch_restarts(self, restarted: asyncio.Event, stop: asyncio.Event) -> None:
+        """Every RESTART_CHECK_S, beside the consuming loop (a check waits on the broker),
+        ask the RestartWatch whether the broker lost its logs; the loop then reads its
+        partitions again (see _read_again_from_start). The first check, at once, learns the
+        broker's epoch."""
+        if self.restarts is None:
+            return
+        while not stop.is_set():
+            try:
+                if await asyncio.wait_for(self.restarts.restarted(), RESTART_CHECK_S):
+                    restarted.set()
+            except (KafkaError, TimeoutError) as exc:
+                log.debug("restart check failed", extra={"fields": {"error": repr(exc)}})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RESTART_CHECK_S)
+
+    async def _read_again_from_start(self, consumer: AIOKafkaConsumer) -> bool:
         """After a broker without storage restarted, its partitions begin again at 0 while
         our positions (and the group's committed offsets) point into the old logs: read them
         from the beginning, or nothing is consumed until a new log outgrows the old one, and
         what came before that point is skipped."""
-        if self.restarts is None:
-            return
+        tps = sorted(consumer.assignment(), key=str)
+        log.warning(
+            "the broker restarted without its logs, reading every partition from offset 0",
+            extra={"fields": {"partitions": [f"{tp.topic}-{tp.partition}" for tp in tps]}},
+        )
         try:
-            behind = await asyncio.wait_for(
-                self.restarts.started_over(consumer, consumer.assignment()), 4.0
-            )
-        except (KafkaError, AssertionError, TimeoutError):
-            return  # the broker is away or a rebalance is on: next check
-        if behind:
-            log.warning(
-                "partitions started over (the broker lost its log), reading them from offset 0",
-                extra={"fields": {"partitions": [f"{tp.topic}-{tp.partition}" for tp in behind]}},
-            )
-            await consumer.seek_to_beginning(*behind)
-            # Commit it too: a rebalance resets positions to the group's committed offsets,
-            # which may still point into the old logs (a batch committed after the restart).
-            with contextlib.suppress(KafkaError):
-                await consumer.commit(dict.fromkeys(behind, 0))
+            await consumer.seek_to_beginning(*tps)
+        except (KafkaError, AssertionError):
+            return False  # a rebalance is on, or the broker went away again
+        # Commit it too: a rebalance resets positions to the group's committed offsets,
+        # which may still point into the old logs (a batch committed after the restart).
+        with contextlib.suppress(KafkaError):
+            await consumer.commit(dict.fromkeys(tps, 0))
+        return True
 
     async def readiness(self) -> Readiness:
         r = Readiness()
