@@ -5,8 +5,10 @@ container, where the cluster's Kafka names resolve, and read its stdout while th
 intents. A line says that an intent reached Kafka (`{"kind": "intent", ...}`, from
 `intentions.*`, with `"redelivery": N` when the gateway published it again) or that a
 decision was published (`{"kind": "decision", ...}`, from
-`plans.consensus`), with the record's broker timestamp and the fields the reports need,
-and about once a second the consensus engine's lag (`{"kind": "lag", "lag": N}`).
+`plans.consensus`), with the record's broker timestamp and the fields the reports need.
+A line `lag` on its stdin asks for the consensus engine's lag (`{"kind": "lag", "lag": N}`);
+only then, since listing every partition's end offsets stalls Tansu's produce for tens of
+milliseconds, which a load test must not do to what it measures. Closing stdin ends it.
 It starts at the end of every partition: only what arrives after it starts is printed.
 It reads without a consumer group, so it never takes records from the consensus engine,
 and it keeps going across broker restarts (a partition that starts over is read from 0).
@@ -124,7 +126,10 @@ async def tap(
     refresh_s: float = 1.0,
     *,
     eager: bool = False,
+    lag_wanted: asyncio.Event | None = None,
 ) -> None:
+    """Print the records as they arrive until `stop`; the lag of `group` each time
+    `lag_wanted` is set (it is cleared)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         client_id="neural-hive-tap",
@@ -143,11 +148,14 @@ async def tap(
     try:
         assigned: set[TopicPartition] = set()
         announced = False
-        next_lag = next_restart_check = 0.0
+        next_restart_check = next_topics = 0.0
         while not stop.is_set():
-            # Topics appear (or come back after a broker restart) while we run.
-            with contextlib.suppress(KafkaError):
-                await consumer.topics()
+            # Topics appear (or come back after a broker restart) while we run: a metadata
+            # request once every refresh_s (not every fetch, 20 a second when eager).
+            if loop.time() >= next_topics:
+                next_topics = loop.time() + refresh_s
+                with contextlib.suppress(KafkaError):
+                    await consumer.topics()
             current = set(partitions(consumer))
             if current - assigned:
                 new = current - assigned
@@ -158,12 +166,11 @@ async def tap(
                     await consumer.seek_to_beginning(*new)
                 assigned = current
             if not announced:  # positioned at the end: what arrives from now on is printed
-                # Know every log before a test injects its fault: a restart met at first
-                # sight of a partition is only told by the slack.
+                # Know the broker's epoch before a test injects its fault.
                 for _ in range(5):
                     with contextlib.suppress(KafkaError):
-                        if not await restarts.learn(consumer, assigned):
-                            break
+                        await restarts.restarted()
+                        break
                 print(json.dumps({"kind": "ready", "partitions": len(assigned)}), flush=True)
                 announced = True
             if not assigned:
@@ -172,8 +179,9 @@ async def tap(
             try:
                 if loop.time() >= next_restart_check:
                     next_restart_check = loop.time() + RESTART_CHECK_S
-                    for tp in await restarts.started_over(consumer, assigned):
-                        consumer.seek(tp, 0)
+                    if await restarts.restarted():  # every log begun again at 0
+                        for tp in assigned:
+                            consumer.seek(tp, 0)
                 batch = await consumer.getmany(timeout_ms=int(refresh_s * 1000))
             except KafkaError:
                 await asyncio.sleep(0.2)
@@ -181,8 +189,8 @@ async def tap(
             for records in batch.values():
                 for record in records:
                     sys.stdout.write(json.dumps(summarize(record)) + "\n")
-            if group and loop.time() >= next_lag:  # the engine's backlog, once a second
-                next_lag = loop.time() + refresh_s
+            if group and lag_wanted is not None and lag_wanted.is_set():
+                lag_wanted.clear()
                 with contextlib.suppress(KafkaError):
                     lag = await group_lag(admin, consumer, group)
                     sys.stdout.write(json.dumps({"kind": "lag", "lag": lag}) + "\n")
@@ -202,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument(
         "--group",
-        help="also print the lag of this consumer group (default: NEURAL_HIVE_CONSUMER_GROUP)",
+        help="the consumer group whose lag a `lag` line on stdin asks for "
+        "(default: NEURAL_HIVE_CONSUMER_GROUP)",
     )
     p.add_argument(
         "--eager",
@@ -221,9 +230,17 @@ def main(argv: list[str] | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        # stdin closed (the reader went away) also ends the tap.
-        loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.read(1) else None)
-        await tap(bootstrap, stop, group, eager=args.eager)
+        lag_wanted = asyncio.Event()
+
+        def command() -> None:  # `lag` asks for the lag; stdin closed (reader gone) stops
+            line = sys.stdin.readline()
+            if not line:
+                stop.set()
+            elif line.strip() == "lag":
+                lag_wanted.set()
+
+        loop.add_reader(sys.stdin.fileno(), command)
+        await tap(bootstrap, stop, group, eager=args.eager, lag_wanted=lag_wanted)
 
     asyncio.run(run())
 

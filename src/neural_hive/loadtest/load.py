@@ -65,11 +65,10 @@ async def wait_quiet(traffic: Traffic, tap: DecisionTap, timeout_s: float = QUIE
 
     loop = asyncio.get_running_loop()
     start = loop.time()
-    while tap.lag is None and loop.time() - start < 10:  # noqa: ASYNC110 - its first report
-        await asyncio.sleep(0.2)
     while loop.time() - start < timeout_s:
-        if tap.lag is not None and tap.lag >= 20:
-            sys.stderr.write(f"\rwaiting for the consensus engine's lag: {tap.lag} intents")
+        lag = await tap.ask_lag()
+        if lag is not None and lag >= 20:
+            sys.stderr.write(f"\rwaiting for the consensus engine's lag: {lag} intents")
             await asyncio.sleep(1)
             continue
         probe = await traffic.run(5, 1)

@@ -30,12 +30,13 @@ class DecisionTap:
     reached_kafka: set[str] = field(default_factory=set)
     redelivered: set[str] = field(default_factory=set)  # published again by the gateway
     decisions: dict[str, Decision] = field(default_factory=dict)
-    lag: int | None = None  # the consensus engine's uncommitted intents, when the tap says
+    lag: int | None = None  # the consensus engine's uncommitted intents, when last asked
     # The tap's own log (aiokafka's errors while a broker is away), kept short. It must be
     # read: a full pipe would block the tap mid-write and blind it for the rest of a case.
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     _proc: asyncio.subprocess.Process | None = None
     _readers: list[asyncio.Task[None]] = field(default_factory=list)
+    _lag_told: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __aenter__(self) -> DecisionTap:
         self._proc = await asyncio.create_subprocess_exec(
@@ -72,6 +73,21 @@ class DecisionTap:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
+    async def ask_lag(self, timeout_s: float = 10.0) -> int | None:
+        """The consensus engine's lag, asked of the tap now (it does not report it
+        unasked: see neural_hive.consensus.tap); None when it does not answer in time."""
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return None
+        self._lag_told.clear()
+        proc.stdin.write(b"lag\n")
+        await proc.stdin.drain()
+        try:
+            await asyncio.wait_for(self._lag_told.wait(), timeout_s)
+        except TimeoutError:
+            return None
+        return self.lag
+
     async def _read(self) -> None:
         assert self._proc is not None
         assert self._proc.stdout is not None
@@ -97,6 +113,7 @@ class DecisionTap:
     def take(self, line: dict[str, Any]) -> None:
         if line.get("kind") == "lag":
             self.lag = line.get("lag")
+            self._lag_told.set()
             return
         ident = line.get("id")
         if not isinstance(ident, str):
