@@ -21,7 +21,6 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from google.protobuf.json_format import MessageToDict
 from pydantic import ValidationError
 
 from neural_hive.common.contracts import (
@@ -46,6 +45,7 @@ from neural_hive.consensus.fanout import Answer, SpecialistPool
 from neural_hive.consensus.metrics import ConsensusMetrics
 from neural_hive.consensus.planner import PLAN_NAMESPACE, build_plan
 from neural_hive.consensus.settings import ConsensusSettings
+from neural_hive.specialist.convert import opinion_fields
 from neural_hive.specialist.evaluator import Recommendation
 
 log = logging.getLogger(__name__)
@@ -449,7 +449,7 @@ class ConsensusEngine:
                 "opinion_id": a.response.opinion_id,
                 "specialist_version": a.response.specialist_version,
                 "processing_time_ms": a.response.processing_time_ms,
-                **MessageToDict(a.response.opinion, preserving_proto_field_name=True),
+                **opinion_fields(a.response.opinion),
             }
             for a in answers
             if a.response is not None
