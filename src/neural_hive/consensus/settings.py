@@ -35,7 +35,7 @@ class ConsensusSettings(BaseSettings):
     # arrive, so this costs no latency, while a short wait made the engine poll an idle
     # Tansu 100 times a second (and Tansu's in-memory fetch costs grow with its log).
     fetch_max_wait_ms: int = Field(default=100, ge=0)
-    max_batch: int = Field(default=64, ge=1, le=1000)  # a specialist takes 1000 plans a call
+    max_batch: int = Field(default=256, ge=1, le=1000)  # a specialist takes 1000 plans a call
 
     redis_url: SecretStr = SecretStr("redis://redis.neural-hive-redis.svc.cluster.local:6379/0")
     decision_ttl_s: int = Field(default=86_400, ge=60)

@@ -33,7 +33,7 @@ SUPPORTED_DOMAINS = ("BUSINESS", "TECHNICAL", "INFRASTRUCTURE", "SECURITY")
 
 
 # Most plans one EvaluatePlans call may carry (the consensus engine sends at most its
-# NEURAL_HIVE_MAX_BATCH, 64 by default).
+# NEURAL_HIVE_MAX_BATCH, 256 by default).
 MAX_BATCH = 1000
 
 
