@@ -57,6 +57,12 @@ KAFKA_RETRY_MIN_S = 0.5
 PUBLISH_ATTEMPTS = 4
 PUBLISH_RETRY_S = 0.1
 KAFKA_RETRY_MAX_S = 10.0
+# Bounds on one batch, so that a call that never returns (aiokafka retries a commit as long
+# as the broker answers with a retriable error) rewinds the batch instead of stalling the
+# engine while /ready still says ready. Each call inside has a deadline of its own; these
+# only catch what slips through them.
+BATCH_TIMEOUT_S = 60.0
+COMMIT_TIMEOUT_S = 15.0
 
 
 class BadRecord(ValueError):
@@ -215,13 +221,17 @@ class ConsensusEngine:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
                 if not batch:
                     continue
+                stage = "decide, publish and record"
                 try:
-                    await self.handle_batch([r for recs in batch.values() for r in recs])
-                    await consumer.commit()
-                except KafkaError as exc:
+                    records = [r for recs in batch.values() for r in recs]
+                    await asyncio.wait_for(self.handle_batch(records), BATCH_TIMEOUT_S)
+                    stage = "commit"
+                    await asyncio.wait_for(consumer.commit(), COMMIT_TIMEOUT_S)
+                except (KafkaError, TimeoutError) as exc:
                     # Not committed: rewind so the batch is processed again (at least once).
                     log.warning(
-                        "batch not completed, retrying it", extra={"fields": {"error": repr(exc)}}
+                        "batch not completed, retrying it",
+                        extra={"fields": {"stage": stage, "error": repr(exc)}},
                     )
                     for tp, recs in batch.items():
                         with contextlib.suppress(KafkaError, AssertionError):
