@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from neural_hive.common.contracts import intent_key, intent_topic
+from neural_hive.consensus import engine as engine_module
 from neural_hive.consensus.engine import ConsensusEngine
 from neural_hive.consensus.settings import ConsensusSettings
 from neural_hive.devstack import BIN, Service, free_port, start_tansu, stop_process
@@ -385,3 +386,33 @@ async def test_intents_sent_after_the_broker_lost_its_logs_are_decided(
                 assert (await decision(redis_url, env["id"], timeout=30))["intent_id"] == env["id"]
     finally:
         broker.stop()
+
+
+async def test_a_batch_that_never_finishes_is_rewound_and_decided_again(
+    bootstrap: str,
+    redis_url: str,
+    specialists: dict[str, Service],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call that never returns (seen once: the engine idle for 15 minutes, /ready still
+    ready) must not stall the engine. The hang is made by hand here: the first handling of
+    a batch waits forever, a stand-in for an aiokafka commit retried without end, which a
+    real broker cannot be made to do on demand. The rest is real."""
+    monkeypatch.setattr(engine_module, "BATCH_TIMEOUT_S", 1.0)
+    cfg = settings(bootstrap, redis_url, specialists)
+    async with running(cfg) as engine:
+        real = engine.handle_batch
+        hung: list[int] = []
+
+        async def hang_once(records: list[Any]) -> None:
+            if not hung:
+                hung.append(len(records))
+                await asyncio.Event().wait()  # never set
+            await real(records)
+
+        monkeypatch.setattr(engine, "handle_batch", hang_once)
+        async with producer(bootstrap) as p:
+            env = envelope()
+            await publish(p, env)
+        assert (await decision(redis_url, env["id"], timeout=20))["intent_id"] == env["id"]
+        assert len(hung) == 1  # hung once, then rewound and handled again
