@@ -35,6 +35,20 @@ def parse_args(argv: list[str] | None) -> dict[str, object]:
     return out
 
 
+def _log_tasks() -> None:
+    """SIGUSR1: log where every asyncio task waits (an engine that stopped deciding while
+    /ready says ready is told apart this way: `kill -USR1 <pid>`)."""
+    import io
+    import logging
+
+    for task in asyncio.all_tasks():
+        out = io.StringIO()
+        task.print_stack(file=out)
+        logging.getLogger(__name__).warning(
+            "task stack", extra={"fields": {"task": task.get_name(), "stack": out.getvalue()}}
+        )
+
+
 async def _run(settings: object) -> None:
     from neural_hive.consensus.engine import ConsensusEngine
     from neural_hive.consensus.settings import ConsensusSettings
@@ -44,6 +58,7 @@ async def _run(settings: object) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, _log_tasks)
     engine = ConsensusEngine(settings)
     try:
         if await engine.start(stop):
