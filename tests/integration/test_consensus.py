@@ -394,10 +394,10 @@ async def test_a_batch_that_never_finishes_is_rewound_and_decided_again(
     specialists: dict[str, Service],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A call that never returns (seen once: the engine idle for 15 minutes, /ready still
-    ready) must not stall the engine. The hang is made by hand here: the first handling of
-    a batch waits forever, a stand-in for an aiokafka commit retried without end, which a
-    real broker cannot be made to do on demand. The rest is real."""
+    """A call that never returns must not stall the engine while /ready says ready. The
+    hang is made by hand here: the first handling of a batch waits forever, a stand-in for
+    an aiokafka commit retried without end, which a real broker cannot be made to do on
+    demand. The rest is real."""
     monkeypatch.setattr(engine_module, "BATCH_TIMEOUT_S", 1.0)
     cfg = settings(bootstrap, redis_url, specialists)
     async with running(cfg) as engine:
