@@ -106,7 +106,8 @@ async def run_load(args: argparse.Namespace, stack: Any, results: dict[str, Any]
     asr = await _asr_state(gateway)
     clips = voice_clips(texts) if args.voice_every > 0 and asr == "ok" else []
     voice = Voice(clips, args.voice_every) if clips else None
-    results["meta"] = started_meta("podman", gateway)
+    chaos_rate = results.get("meta", {}).get("chaos_rate")  # the other run's, kept
+    results["meta"] = {**started_meta("podman", gateway), "chaos_rate": chaos_rate}
     results["meta"]["voice"] = (
         f"one intent every {args.voice_every:g} s" if voice else f"none (gateway ASR: {asr})"
     )
