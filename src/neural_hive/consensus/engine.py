@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -35,6 +35,7 @@ from neural_hive.common.http import CheckState, HttpServer, Readiness, build_app
 from neural_hive.common.kafka import (
     EPOCH_TOPIC,
     RESTART_CHECK_S,
+    STARTED_OVER_SLACK,
     RestartWatch,
     ensure_topics,
     make_producer,
@@ -212,12 +213,16 @@ class ConsensusEngine:
             raise RuntimeError("run() before start() connected to Kafka")
         restarted = asyncio.Event()
         watch = asyncio.create_task(self._watch_restarts(restarted, stop))
+        checked: frozenset[TopicPartition] = frozenset()
         try:
             while not stop.is_set():
                 if restarted.is_set() and consumer.assignment():
                     restarted.clear()
                     if not await self._read_again_from_start(consumer):
                         restarted.set()  # the next time round
+                assigned = frozenset(consumer.assignment())
+                if assigned and assigned != checked and await self._past_the_end(consumer):
+                    checked = assigned
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
                 if not batch:
                     continue
@@ -257,6 +262,36 @@ class ConsensusEngine:
                 log.debug("restart check failed", extra={"fields": {"error": repr(exc)}})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RESTART_CHECK_S)
+
+    async def _past_the_end(self, consumer: AIOKafkaConsumer) -> bool:
+        """On a new assignment, read again from 0 the partitions whose log ends more than
+        STARTED_OVER_SLACK records before our position: the broker restarted without its
+        logs before this engine could see it, and the group's committed offsets still
+        point into the old logs. (The restart watch tells only restarts it lived through.)
+        False when the broker did not answer (checked again next time round)."""
+        tps = sorted(consumer.assignment(), key=str)
+        try:
+            ends = await asyncio.wait_for(consumer.end_offsets(tps), RESTART_CHECK_S)
+            behind = [
+                tp
+                for tp in tps
+                if await asyncio.wait_for(consumer.position(tp), RESTART_CHECK_S)
+                > ends[tp] + STARTED_OVER_SLACK
+            ]
+        except (KafkaError, AssertionError, TimeoutError):
+            return False
+        if behind:
+            log.warning(
+                "committed offsets past the end of the log, reading those partitions from 0",
+                extra={"fields": {"partitions": [f"{tp.topic}-{tp.partition}" for tp in behind]}},
+            )
+            try:
+                await consumer.seek_to_beginning(*behind)
+            except (KafkaError, AssertionError):
+                return False
+            with contextlib.suppress(KafkaError):
+                await consumer.commit(dict.fromkeys(behind, 0))
+        return True
 
     async def _read_again_from_start(self, consumer: AIOKafkaConsumer) -> bool:
         """After a broker without storage restarted, its partitions begin again at 0 while
